@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Extent maps: which device blocks hold which file blocks. Theory of operation:
+ *
+ * The map is a tree of fixed depth 0..2 rooted in the inode: up to 4 entries
+ * inline, nodes of 170 entries below. Entries are sorted by lblk and never
+ * overlap; holes are simply absent.
+ *
+ * The common changes are done in place inside the caller's transaction:
+ * growing the extent that ends where new blocks begin (sequential writes),
+ * inserting into a non-full inline root, appending to the rightmost leaf.
+ * Everything else collects the map, edits it in DRAM, and rebuilds the tree
+ * copy-on-write into fresh blocks, swapping the root in the transaction; the
+ * old nodes are freed at commit. O(extents) for those rare cases, and simple
+ * to keep crash-consistent.
+ */
+#include <stdlib.h>
+
+#include "pfs.h"
+
+struct ext_root {
+	struct pfs_extent_pm *e;
+	unsigned count;
+	unsigned level;               /* 0: entries are extents */
+};
+
+static int node_get(struct pfs_fs *fs, uint64_t pblk, unsigned level, struct ext_root *out)
+{
+	struct pfs_node_pm *n;
+
+	if (!pfs_blk_is_data(fs, pblk, 1))
+		return pfs_corrupt(fs, "extent node %llu outside the data area",
+				   (unsigned long long)pblk);
+	n = pfs_blk(fs, pblk);
+	if (n->magic != PFS_NODE_MAGIC || n->level != level || n->count == 0 ||
+	    n->count > PFS_NODE_ENTRIES)
+		return pfs_corrupt(fs, "extent node %llu: bad header (level %u, count %u)",
+				   (unsigned long long)pblk, n->level, n->count);
+	out->e = n->e;
+	out->count = n->count;
+	out->level = level;
+	return 0;
+}
+
+static void root_of(const struct pfs_inode_pm *ip, struct ext_root *r)
+{
+	r->e = (struct pfs_extent_pm *)ip->ext;
+	r->count = ip->ext_count;
+	r->level = ip->ext_depth;
+}
+
+/* Index of the last entry with lblk <= key, or -1. */
+static int find_le(const struct ext_root *r, uint64_t key)
+{
+	int lo = 0, hi = (int)r->count - 1, ans = -1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+
+		if (r->e[mid].lblk <= key) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+/*
+ * Descends to the leaf that covers lblk. *upper: first lblk mapped after that
+ * leaf (UINT64_MAX if none). Returns the leaf in *leaf.
+ */
+static int descend(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk,
+		   struct ext_root *leaf, uint64_t *upper, bool *rightmost)
+{
+	struct ext_root r;
+	int rc;
+
+	root_of(ip, &r);
+	*upper = UINT64_MAX;
+	*rightmost = true;
+	while (r.level > 0) {
+		int i = find_le(&r, lblk);
+
+		if (i < 0)
+			i = 0;
+		if ((unsigned)i + 1 < r.count) {
+			*upper = r.e[i + 1].lblk;
+			*rightmost = false;
+		}
+		rc = node_get(fs, r.e[i].pblk, r.level - 1, &r);
+		if (rc)
+			return rc;
+	}
+	*leaf = r;
+	return 0;
+}
+
+static int ext_check(struct pfs_fs *fs, const struct pfs_extent_pm *e)
+{
+	if (e->len == 0 || !pfs_blk_is_data(fs, e->pblk, e->len) ||
+	    e->lblk + e->len < e->lblk)
+		return pfs_corrupt(fs, "extent %llu+%u -> %llu is invalid",
+				   (unsigned long long)e->lblk, e->len,
+				   (unsigned long long)e->pblk);
+	return 0;
+}
+
+int pfs_ext_map(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk, uint64_t max,
+		uint64_t *pblk, uint64_t *run)
+{
+	struct ext_root leaf;
+	uint64_t upper, end;
+	bool rightmost;
+	int i, rc;
+
+	rc = descend(fs, ip, lblk, &leaf, &upper, &rightmost);
+	if (rc)
+		return rc;
+	i = find_le(&leaf, lblk);
+	if (i >= 0) {
+		const struct pfs_extent_pm *e = &leaf.e[i];
+
+		rc = ext_check(fs, e);
+		if (rc)
+			return rc;
+		if (lblk < e->lblk + e->len) {
+			*pblk = e->pblk + (lblk - e->lblk);
+			end = e->lblk + e->len - lblk;
+			*run = end < max ? end : max;
+			return 0;
+		}
+	}
+	if ((unsigned)(i + 1) < leaf.count)
+		upper = leaf.e[i + 1].lblk;
+	*pblk = 0;
+	end = upper - lblk;
+	*run = end < max ? end : max;
+	return 0;
+}
+
+/* ---- collection ---- */
+
+int pfs_extvec_push(struct pfs_extvec *vec, uint64_t lblk, uint64_t pblk, uint64_t len)
+{
+	if (vec->n == vec->cap) {
+		size_t ncap = vec->cap ? vec->cap * 2 : 16;
+		struct pfs_extent_pm *nv = realloc(vec->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		vec->v = nv;
+		vec->cap = ncap;
+	}
+	vec->v[vec->n++] = (struct pfs_extent_pm){ .lblk = lblk, .pblk = pblk,
+						   .len = (uint32_t)len };
+	return 0;
+}
+
+void pfs_extvec_free(struct pfs_extvec *vec)
+{
+	free(vec->v);
+	memset(vec, 0, sizeof(*vec));
+}
+
+/* Walks the tree: leaf extents into ext (if not NULL), node blocks into nodes. */
+static int walk(struct pfs_fs *fs, const struct ext_root *r, struct pfs_extvec *ext,
+		struct pfs_extvec *nodes, uint64_t *prev_end)
+{
+	for (unsigned i = 0; i < r->count; i++) {
+		const struct pfs_extent_pm *e = &r->e[i];
+		struct ext_root child;
+		int rc;
+
+		if (r->level == 0) {
+			rc = ext_check(fs, e);
+			if (rc)
+				return rc;
+			if (e->lblk < *prev_end)
+				return pfs_corrupt(fs, "extents overlap or are unsorted at %llu",
+						   (unsigned long long)e->lblk);
+			*prev_end = e->lblk + e->len;
+			if (ext && (rc = pfs_extvec_push(ext, e->lblk, e->pblk, e->len)))
+				return rc;
+			continue;
+		}
+		rc = node_get(fs, e->pblk, r->level - 1, &child);
+		if (rc)
+			return rc;
+		if (nodes && (rc = pfs_extvec_push(nodes, e->lblk, e->pblk, 1)))
+			return rc;
+		rc = walk(fs, &child, ext, nodes, prev_end);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int pfs_ext_collect(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_extvec *vec)
+{
+	struct ext_root r;
+	uint64_t prev = 0;
+
+	root_of(ip, &r);
+	return walk(fs, &r, vec, NULL, &prev);
+}
+
+int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_extvec *nodes)
+{
+	struct ext_root r;
+	uint64_t prev = 0;
+
+	root_of(ip, &r);
+	return walk(fs, &r, NULL, nodes, &prev);
+}
+
+/* ---- rebuild (copy-on-write) ---- */
+
+static int write_nodes(struct pfs_tx *tx, const struct pfs_extent_pm *src, size_t n,
+		       unsigned level, struct pfs_extvec *parents)
+{
+	size_t nnodes = (n + PFS_NODE_ENTRIES - 1) / PFS_NODE_ENTRIES;
+	size_t done = 0;
+	int rc;
+
+	while (done < nnodes) {
+		uint64_t pblk, got;
+
+		rc = pfs_alloc_blocks(tx, nnodes - done, 0, &pblk, &got);
+		if (rc)
+			return rc;
+		for (uint64_t k = 0; k < got; k++, done++) {
+			struct pfs_node_pm node = { .magic = PFS_NODE_MAGIC, .level = (uint16_t)level };
+			size_t first = done * PFS_NODE_ENTRIES;
+			size_t cnt = n - first < PFS_NODE_ENTRIES ? n - first : PFS_NODE_ENTRIES;
+
+			node.count = (uint16_t)cnt;
+			memcpy(node.e, src + first, cnt * sizeof(*src));
+			/* fresh block: unreachable until the root swap commits */
+			pfs_pm_copy(tx->fs->pm, pfs_blk(tx->fs, pblk + k), &node, sizeof(node));
+			rc = pfs_extvec_push(parents, src[first].lblk, pblk + k, 0);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int set_root(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs_extent_pm *e,
+		    size_t n, unsigned depth)
+{
+	struct pfs_extent_pm ext[PFS_INLINE_EXTENTS] = { 0 };
+	int rc;
+
+	if (n)
+		memcpy(ext, e, n * sizeof(*e));
+	rc = pfs_tx_set(tx, ip->ext, ext, sizeof(ext));
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, (uint16_t)depth);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_count, (uint16_t)n);
+	return rc;
+}
+
+static int free_nodes(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t *count)
+{
+	struct pfs_extvec nodes = { 0 };
+	int rc = pfs_ext_nodes(tx->fs, ip, &nodes);
+
+	for (size_t i = 0; !rc && i < nodes.n; i++)
+		rc = pfs_tx_free_later(tx, nodes.v[i].pblk, 1);
+	*count = nodes.n;
+	pfs_extvec_free(&nodes);
+	return rc;
+}
+
+int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs_extvec *vec)
+{
+	struct pfs_extvec l1 = { 0 }, l2 = { 0 };
+	uint64_t old_nodes = 0, new_nodes = 0;
+	int rc;
+
+	rc = free_nodes(tx, ip, &old_nodes);
+	if (rc)
+		goto out;
+	if (vec->n <= PFS_INLINE_EXTENTS) {
+		rc = set_root(tx, ip, vec->v, vec->n, 0);
+		goto blocks;
+	}
+	rc = write_nodes(tx, vec->v, vec->n, 0, &l1);
+	if (rc)
+		goto out;
+	new_nodes = l1.n;
+	if (l1.n <= PFS_INLINE_EXTENTS) {
+		rc = set_root(tx, ip, l1.v, l1.n, 1);
+		goto blocks;
+	}
+	rc = write_nodes(tx, l1.v, l1.n, 1, &l2);
+	if (rc)
+		goto out;
+	new_nodes += l2.n;
+	if (l2.n > PFS_INLINE_EXTENTS) {
+		rc = -EFBIG; /* too fragmented: more than 115,600 extents */
+		goto out;
+	}
+	rc = set_root(tx, ip, l2.v, l2.n, 2);
+blocks:
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks - old_nodes + new_nodes);
+out:
+	pfs_extvec_free(&l1);
+	pfs_extvec_free(&l2);
+	return rc;
+}
+
+/* ---- insert ---- */
+
+/* Grow the extent ending at lblk if its blocks end at pblk. 1 if done. */
+static int try_merge(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk, uint64_t pblk,
+		     uint64_t len)
+{
+	struct ext_root leaf;
+	uint64_t upper;
+	bool rightmost;
+	struct pfs_extent_pm *e;
+	int i, rc;
+
+	if (lblk == 0 || ip->ext_count == 0)
+		return 0;
+	rc = descend(tx->fs, ip, lblk - 1, &leaf, &upper, &rightmost);
+	if (rc)
+		return rc;
+	i = find_le(&leaf, lblk - 1);
+	if (i < 0)
+		return 0;
+	e = &leaf.e[i];
+	if (e->lblk + e->len != lblk || e->pblk + e->len != pblk ||
+	    (uint64_t)e->len + len > 0xffffffffull)
+		return 0;
+	rc = pfs_tx_set_u32(tx, &e->len, (uint32_t)(e->len + len));
+	return rc ? rc : 1;
+}
+
+/* Append after the last extent of the rightmost leaf, when it has room. 1 if done. */
+static int try_append(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk, uint64_t pblk,
+		      uint64_t len)
+{
+	struct pfs_extent_pm ne = { .lblk = lblk, .pblk = pblk, .len = (uint32_t)len };
+	struct ext_root leaf;
+	struct pfs_node_pm *node;
+	uint64_t upper;
+	bool rightmost;
+	int rc;
+
+	if (ip->ext_depth == 0) {
+		struct pfs_extent_pm ext[PFS_INLINE_EXTENTS];
+		unsigned n = ip->ext_count, pos = n;
+
+		if (n >= PFS_INLINE_EXTENTS)
+			return 0;
+		memcpy(ext, ip->ext, sizeof(ext));
+		while (pos > 0 && ext[pos - 1].lblk > lblk) {
+			ext[pos] = ext[pos - 1];
+			pos--;
+		}
+		ext[pos] = ne;
+		rc = pfs_tx_set(tx, ip->ext, ext, (n + 1) * sizeof(ne));
+		if (!rc)
+			rc = pfs_tx_set_u16(tx, &ip->ext_count, (uint16_t)(n + 1));
+		return rc ? rc : 1;
+	}
+	rc = descend(tx->fs, ip, lblk, &leaf, &upper, &rightmost);
+	if (rc)
+		return rc;
+	if (!rightmost || leaf.count >= PFS_NODE_ENTRIES || leaf.e[leaf.count - 1].lblk > lblk)
+		return 0;
+	node = (struct pfs_node_pm *)((char *)leaf.e - offsetof(struct pfs_node_pm, e));
+	rc = pfs_tx_set(tx, &node->e[leaf.count], &ne, sizeof(ne));
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &node->count, (uint16_t)(leaf.count + 1));
+	return rc ? rc : 1;
+}
+
+static int insert_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk,
+			  uint64_t pblk, uint64_t len)
+{
+	struct pfs_extvec vec = { 0 };
+	size_t pos;
+	int rc = pfs_ext_collect(tx->fs, ip, &vec);
+
+	if (!rc)
+		rc = pfs_extvec_push(&vec, lblk, pblk, len);
+	if (rc)
+		goto out;
+	pos = vec.n - 1;
+	while (pos > 0 && vec.v[pos - 1].lblk > lblk) {
+		struct pfs_extent_pm t = vec.v[pos];
+
+		vec.v[pos] = vec.v[pos - 1];
+		vec.v[pos - 1] = t;
+		pos--;
+	}
+	rc = pfs_ext_rebuild(tx, ip, &vec);
+out:
+	pfs_extvec_free(&vec);
+	return rc;
+}
+
+int pfs_ext_insert(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk, uint64_t pblk,
+		   uint64_t len)
+{
+	int rc = try_merge(tx, ip, lblk, pblk, len);
+
+	if (rc == 0)
+		rc = try_append(tx, ip, lblk, pblk, len);
+	if (rc == 0)
+		rc = insert_rebuild(tx, ip, lblk, pblk, len);
+	if (rc < 0)
+		return rc;
+	return pfs_tx_set_u64(tx, &ip->blocks, ip->blocks + len);
+}
+
+/* ---- remove ---- */
+
+static int remove_all(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs_extvec *vec)
+{
+	uint64_t nodes = 0, freed = 0;
+	int rc = free_nodes(tx, ip, &nodes);
+
+	for (size_t i = 0; !rc && i < vec->n; i++) {
+		rc = pfs_tx_free_later(tx, vec->v[i].pblk, vec->v[i].len);
+		freed += vec->v[i].len;
+	}
+	if (!rc)
+		rc = set_root(tx, ip, NULL, 0, 0);
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks - freed - nodes);
+	return rc;
+}
+
+int pfs_ext_remove(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t start, uint64_t end)
+{
+	struct pfs_extvec vec = { 0 }, keep = { 0 };
+	uint64_t freed = 0;
+	int rc;
+
+	if (ip->ext_count == 0 || start >= end)
+		return 0;
+	rc = pfs_ext_collect(tx->fs, ip, &vec);
+	if (rc)
+		goto out;
+	if (start == 0 && end == UINT64_MAX) {
+		rc = remove_all(tx, ip, &vec);
+		goto out;
+	}
+	for (size_t i = 0; i < vec.n && !rc; i++) {
+		const struct pfs_extent_pm *e = &vec.v[i];
+		uint64_t es = e->lblk, ee = e->lblk + e->len;
+		uint64_t cs = es > start ? es : start, ce = ee < end ? ee : end;
+
+		if (cs >= ce) {
+			rc = pfs_extvec_push(&keep, es, e->pblk, e->len);
+			continue;
+		}
+		rc = pfs_tx_free_later(tx, e->pblk + (cs - es), ce - cs);
+		freed += ce - cs;
+		if (!rc && es < cs)
+			rc = pfs_extvec_push(&keep, es, e->pblk, cs - es);
+		if (!rc && ce < ee)
+			rc = pfs_extvec_push(&keep, ce, e->pblk + (ce - es), ee - ce);
+	}
+	if (rc || freed == 0)
+		goto out;
+	rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks - freed);
+	if (!rc)
+		rc = pfs_ext_rebuild(tx, ip, &keep);
+out:
+	pfs_extvec_free(&vec);
+	pfs_extvec_free(&keep);
+	return rc;
+}

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Metadata transactions: an undo journal. Theory of operation:
+ *
+ * One transaction runs at a time (tx_lock). Before a range of metadata is
+ * changed in place for the first time in a transaction, its old contents are
+ * appended to the journal as a record {seq, off, len, crc32c, bytes} and that
+ * record is persisted (flush + drain); only then is the new value stored, by
+ * pfs_pm_copy (store + flush). Granularity is the 64-byte cache line: a line
+ * is snapshotted at most once per transaction.
+ *
+ * Commit: drain (every in-place store and every fresh block written in the
+ * transaction is now durable), then store active_seq + 1 in the journal header
+ * and persist it. That single aligned 8-byte store is the commit point: records
+ * whose seq differs from active_seq are dead.
+ *
+ * Recovery and abort are the same walk: collect the records of active_seq in
+ * order (stopping at the first torn one: a torn record was never followed by
+ * its in-place store), write their old bytes back in reverse order, drain, and
+ * advance active_seq. Doing it twice is harmless.
+ *
+ * Blocks freed in a transaction are queued and released just before commit,
+ * so a block freed and reallocated in the same transaction can never be
+ * overwritten as "fresh" and then lose its contents on rollback.
+ */
+#include <stdlib.h>
+
+#include "pfs.h"
+
+#define LINE 64u
+#define JREC_DATA(r) ((const char *)(r) + sizeof(struct pfs_jrec_pm))
+#define PAD8(x) (((x) + 7u) & ~(uint64_t)7u)
+
+static char *jbase(const struct pfs_fs *fs)
+{
+	return (char *)fs->jhdr;
+}
+
+static uint32_t jrec_csum(const struct pfs_jrec_pm *r, const void *data)
+{
+	uint32_t c = pfs_crc32c(0, r, offsetof(struct pfs_jrec_pm, csum));
+
+	return pfs_crc32c(c, data, r->len);
+}
+
+/* Records of the running (or interrupted) transaction, in journal order. */
+static int jrec_collect(struct pfs_fs *fs, uint64_t seq, uint64_t **pos, size_t *n)
+{
+	uint64_t p = sizeof(struct pfs_jhdr_pm);
+	size_t cap = 0;
+
+	*pos = NULL;
+	*n = 0;
+	while (p + sizeof(struct pfs_jrec_pm) <= fs->jbytes) {
+		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + p);
+
+		if (r->seq != seq || r->len == 0 ||
+		    r->len > fs->jbytes - p - sizeof(struct pfs_jrec_pm) ||
+		    r->csum != jrec_csum(r, JREC_DATA(r)))
+			break;
+		if (*n == cap) {
+			uint64_t *np;
+
+			cap = cap ? cap * 2 : 64;
+			np = realloc(*pos, cap * sizeof(**pos));
+			if (!np) {
+				free(*pos);
+				return -ENOMEM;
+			}
+			*pos = np;
+		}
+		(*pos)[(*n)++] = p;
+		p += sizeof(*r) + PAD8(r->len);
+	}
+	return 0;
+}
+
+/* An undo record may only point at state, bitmaps, inodes and data blocks. */
+static bool jrec_target_ok(const struct pfs_fs *fs, const struct pfs_jrec_pm *r)
+{
+	uint64_t lo = PFS_STATE_BLOCK << PFS_BLOCK_SHIFT;
+	uint64_t jlo = fs->sb.journal_start << PFS_BLOCK_SHIFT;
+	uint64_t jhi = jlo + fs->jbytes;
+	uint64_t end = r->off + r->len;
+
+	if (r->off < lo || end > fs->sb.device_size || end < r->off)
+		return false;
+	return end <= jlo || r->off >= jhi;
+}
+
+static void advance_seq(struct pfs_fs *fs)
+{
+	uint64_t next = fs->jhdr->active_seq + 1;
+
+	pfs_pm_copy(fs->pm, &fs->jhdr->active_seq, &next, sizeof(next));
+	pfs_pm_drain(fs->pm);
+}
+
+static int rollback(struct pfs_fs *fs, unsigned *nrecs)
+{
+	uint64_t *pos;
+	size_t n;
+	int rc = jrec_collect(fs, fs->jhdr->active_seq, &pos, &n);
+
+	if (rc)
+		return rc;
+	if (nrecs)
+		*nrecs = (unsigned)n;
+	if (n && fs->dev->info.kind == PFS_DEV_DAX && fs->dev->private_map) {
+		free(pos);
+		return -EROFS;
+	}
+	for (size_t i = n; i-- > 0;) {
+		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
+
+		if (!jrec_target_ok(fs, r)) {
+			free(pos);
+			return pfs_corrupt(fs, "journal record at %llu targets offset %llu",
+					   (unsigned long long)pos[i],
+					   (unsigned long long)r->off);
+		}
+		pfs_pm_copy(fs->pm, fs->base + r->off, JREC_DATA(r), r->len);
+	}
+	free(pos);
+	if (n) {
+		pfs_pm_drain(fs->pm);
+		advance_seq(fs);
+	}
+	return 0;
+}
+
+int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs)
+{
+	if (nrecs)
+		*nrecs = 0;
+	return rollback(fs, nrecs);
+}
+
+int pfs_journal_init(struct pfs_fs *fs)
+{
+	struct pfs_tx *tx = &fs->tx;
+
+	memset(tx, 0, sizeof(*tx));
+	tx->fs = fs;
+	tx->lines_cap = 1024;
+	tx->lines = calloc(tx->lines_cap, sizeof(*tx->lines));
+	tx->line_seq = calloc(tx->lines_cap, sizeof(*tx->line_seq));
+	if (!tx->lines || !tx->line_seq) {
+		pfs_journal_fini(fs);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void pfs_journal_fini(struct pfs_fs *fs)
+{
+	free(fs->tx.lines);
+	free(fs->tx.line_seq);
+	free(fs->tx.freeq);
+	memset(&fs->tx, 0, sizeof(fs->tx));
+}
+
+int pfs_tx_begin(struct pfs_fs *fs, struct pfs_tx **out)
+{
+	struct pfs_tx *tx = &fs->tx;
+
+	bool scratch = fs->dev->private_map && fs->dev->info.kind != PFS_DEV_DAX;
+
+	/* a private file mapping may be changed in memory (read-only recovery) */
+	if (atomic_load(&fs->readonly) && !scratch)
+		return -EROFS;
+	pthread_mutex_lock(&fs->tx_lock);
+	tx->seq = fs->jhdr->active_seq;
+	tx->pos = sizeof(struct pfs_jhdr_pm);
+	tx->lines_used = 0;
+	tx->nfree = 0;
+	tx->active = true;
+	*out = tx;
+	return 0;
+}
+
+static uint64_t line_hash(uint64_t key, size_t cap)
+{
+	key *= 0x9e3779b97f4a7c15ull;
+	return (key >> 17) & (cap - 1);
+}
+
+static int lines_grow(struct pfs_tx *tx)
+{
+	size_t ncap = tx->lines_cap * 2;
+	uint64_t *nl = calloc(ncap, sizeof(*nl)), *ns = calloc(ncap, sizeof(*ns));
+
+	if (!nl || !ns) {
+		free(nl);
+		free(ns);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < tx->lines_cap; i++) {
+		uint64_t h;
+
+		if (tx->line_seq[i] != tx->seq)
+			continue;
+		h = line_hash(tx->lines[i], ncap);
+		while (ns[h] == tx->seq)
+			h = (h + 1) & (ncap - 1);
+		nl[h] = tx->lines[i];
+		ns[h] = tx->seq;
+	}
+	free(tx->lines);
+	free(tx->line_seq);
+	tx->lines = nl;
+	tx->line_seq = ns;
+	tx->lines_cap = ncap;
+	return 0;
+}
+
+/* Marks a line snapshotted; returns 1 if it already was, 0 if newly marked. */
+static int line_mark(struct pfs_tx *tx, uint64_t line)
+{
+	uint64_t h;
+	int rc;
+
+	if ((tx->lines_used + 1) * 2 > tx->lines_cap) {
+		rc = lines_grow(tx);
+		if (rc)
+			return rc;
+	}
+	h = line_hash(line, tx->lines_cap);
+	while (tx->line_seq[h] == tx->seq) {
+		if (tx->lines[h] == line)
+			return 1;
+		h = (h + 1) & (tx->lines_cap - 1);
+	}
+	tx->lines[h] = line;
+	tx->line_seq[h] = tx->seq;
+	tx->lines_used++;
+	return 0;
+}
+
+/* Appends one undo record for [off, off+len) and persists it. */
+static int jrec_append(struct pfs_tx *tx, uint64_t off, uint64_t len)
+{
+	struct pfs_fs *fs = tx->fs;
+	struct pfs_jrec_pm r = { .seq = tx->seq, .off = off, .len = (uint32_t)len };
+	uint64_t need = sizeof(r) + PAD8(len);
+	char *dst = jbase(fs) + tx->pos;
+
+	if (tx->pos + need > fs->jbytes)
+		return -ENOSPC;
+	r.csum = jrec_csum(&r, fs->base + off);
+	pfs_pm_copy(fs->pm, dst + sizeof(r), fs->base + off, len);
+	pfs_pm_copy(fs->pm, dst, &r, sizeof(r));
+	pfs_pm_drain(fs->pm);
+	tx->pos += need;
+	return 0;
+}
+
+int pfs_tx_add(struct pfs_tx *tx, const void *ptr, size_t len)
+{
+	uint64_t off = pfs_off(tx->fs, ptr);
+	uint64_t first = off / LINE, last = (off + len - 1) / LINE;
+	uint64_t run_start = 0, run_len = 0;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	for (uint64_t l = first; l <= last; l++) {
+		rc = line_mark(tx, l);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			if (run_len == 0)
+				run_start = l;
+			run_len++;
+			continue;
+		}
+		if (run_len) {
+			rc = jrec_append(tx, run_start * LINE, run_len * LINE);
+			if (rc)
+				return rc;
+			run_len = 0;
+		}
+	}
+	if (run_len)
+		return jrec_append(tx, run_start * LINE, run_len * LINE);
+	return 0;
+}
+
+int pfs_tx_set(struct pfs_tx *tx, void *dst, const void *src, size_t len)
+{
+	int rc = pfs_tx_add(tx, dst, len);
+
+	if (rc)
+		return rc;
+	pfs_pm_copy(tx->fs->pm, dst, src, len);
+	return 0;
+}
+
+int pfs_tx_zero(struct pfs_tx *tx, void *dst, size_t len)
+{
+	int rc = pfs_tx_add(tx, dst, len);
+
+	if (rc)
+		return rc;
+	pfs_pm_set(tx->fs->pm, dst, 0, len);
+	return 0;
+}
+
+int pfs_tx_set_u64(struct pfs_tx *tx, uint64_t *dst, uint64_t v)
+{
+	return pfs_tx_set(tx, dst, &v, sizeof(v));
+}
+
+int pfs_tx_set_u32(struct pfs_tx *tx, uint32_t *dst, uint32_t v)
+{
+	return pfs_tx_set(tx, dst, &v, sizeof(v));
+}
+
+int pfs_tx_set_u16(struct pfs_tx *tx, uint16_t *dst, uint16_t v)
+{
+	return pfs_tx_set(tx, dst, &v, sizeof(v));
+}
+
+int pfs_tx_free_later(struct pfs_tx *tx, uint64_t pblk, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	if (tx->nfree == tx->freecap) {
+		size_t ncap = tx->freecap ? tx->freecap * 2 : 64;
+		struct pfs_freeq *nq = realloc(tx->freeq, ncap * sizeof(*nq));
+
+		if (!nq)
+			return -ENOMEM;
+		tx->freeq = nq;
+		tx->freecap = ncap;
+	}
+	tx->freeq[tx->nfree++] = (struct pfs_freeq){ pblk, len };
+	return 0;
+}
+
+static int apply_frees(struct pfs_tx *tx)
+{
+	for (size_t i = 0; i < tx->nfree; i++) {
+		int rc = pfs_free_blocks_now(tx, tx->freeq[i].pblk, tx->freeq[i].len);
+
+		if (rc)
+			return rc;
+	}
+	tx->nfree = 0;
+	return 0;
+}
+
+static void tx_finish(struct pfs_tx *tx)
+{
+	/* line marks are tagged with seq: never let a later tx inherit them */
+	if (tx->lines_used && tx->fs->jhdr->active_seq == tx->seq)
+		advance_seq(tx->fs);
+	tx->active = false;
+	tx->seq = 0;
+	pthread_mutex_unlock(&tx->fs->tx_lock);
+}
+
+int pfs_tx_commit(struct pfs_tx *tx)
+{
+	struct pfs_fs *fs = tx->fs;
+	int rc = apply_frees(tx);
+
+	if (rc) {
+		pfs_tx_abort(tx);
+		return rc;
+	}
+	/* everything stored in this tx is durable before the commit point */
+	pfs_pm_drain(fs->pm);
+	if (tx->pos > sizeof(struct pfs_jhdr_pm))
+		advance_seq(fs);
+	tx_finish(tx);
+	return 0;
+}
+
+void pfs_tx_abort(struct pfs_tx *tx)
+{
+	int rc = rollback(tx->fs, NULL);
+
+	if (rc)
+		pfs_log(PFS_LOG_ERR, "transaction rollback failed: %s", strerror(-rc));
+	tx_finish(tx);
+}
+
+int pfs_tx_end(struct pfs_tx *tx, int rc)
+{
+	if (rc) {
+		pfs_tx_abort(tx);
+		return rc;
+	}
+	return pfs_tx_commit(tx);
+}
