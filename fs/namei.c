@@ -72,14 +72,14 @@ static int lookup_locked(struct pfs_fs *fs, uint64_t dir, const char *name,
 {
 	struct pfs_inode_pm *dip;
 	struct pfs_dirloc loc;
-	int rc = dir_get(fs, dir, &dip);
+	int rc;
 
+	/* "." of any inode: how NFS turns a file handle back into a node */
+	if (strcmp(name, ".") == 0)
+		return pfs_inode_get(fs, dir, ip);
+	rc = dir_get(fs, dir, &dip);
 	if (rc)
 		return rc;
-	if (strcmp(name, ".") == 0) {
-		*ip = dip;
-		return 0;
-	}
 	if (strcmp(name, "..") == 0)
 		return parent_of(fs, dip, ip);
 	rc = pfs_name_check(name);

@@ -111,7 +111,10 @@ struct pfs_setattr {
 	struct timespec atime, mtime, ctime;
 };
 
-/* lookup takes one reference on the result (released by pfs_forget). */
+/*
+ * lookup takes one reference on the result (released by pfs_forget).
+ * "." works on any inode, ".." on directories.
+ */
 int pfs_lookup(struct pfs_fs *fs, uint64_t dir, const char *name, struct pfs_attr *out);
 void pfs_forget(struct pfs_fs *fs, uint64_t ino, uint64_t nlookup);
 int pfs_getattr(struct pfs_fs *fs, uint64_t ino, struct pfs_attr *out);
@@ -162,7 +165,9 @@ int pfs_lseek(struct pfs_fs *fs, uint64_t ino, uint64_t off, int whence, uint64_
 /*
  * readdir: calls fill() for each entry from cookie on, with the cookie of the
  * next entry; stops when fill() returns non-zero. Cookies 0 ("start"), 1 (".")
- * and 2 ("..") are reserved. With plus, each entry gets a reference as lookup.
+ * and 2 ("..") are reserved. With plus, each entry but "." and ".." gets a
+ * reference as lookup does; an entry fill() refuses (returns non-zero) keeps
+ * none.
  */
 typedef int (*pfs_fill_fn)(void *arg, const char *name, const struct pfs_attr *attr,
 			   uint64_t next_cookie);

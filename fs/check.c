@@ -1,0 +1,1539 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The checker, shared by fsck.pmemfs and the crash tests. It checks an
+ * unmounted device in passes, each a small function; none walks the directory
+ * tree recursively, so its cost is linear in the inode table and the bitmaps.
+ *
+ *   1. superblocks: primary and replica valid and identical
+ *   2. journal header, an interrupted transaction (rolled back as mount would),
+ *      state block
+ *   3. every in-use inode slot: fields, extent tree, xattr block; each block
+ *      it holds is marked in a DRAM bitmap (3b: owners of blocks claimed
+ *      twice; 3c: block counts)
+ *   4. every directory: buckets, entries (hash, bucket, duplicates, target,
+ *      type), entry count, link count; counts the names of every inode
+ *   5. bitmaps against what the inodes hold, and the free counts
+ *   6. the orphan list
+ *   7. link counts, parents, inodes no directory names
+ *   8. directories not connected to the root (loops)
+ *
+ * Repairs (PFS_CHECK_REPAIR, never on a private mapping, whose stores would not
+ * reach the device) are the safe ones only, each inside a transaction, so a
+ * crash during a repair leaves the device as consistent as before it. The
+ * checker knows the media may be corrupt: a core helper that finds corruption
+ * latches the file system read-only, which the checker undoes before each of
+ * its own transactions.
+ *
+ * Memory: two data-block bitmaps (data_blocks / 8 bytes each, a third one only
+ * when blocks are claimed twice) and 10 bytes per inode slot.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "pfs.h"
+
+#define WORD_BITS   64u
+#define HASH_BITS   62u            /* fs/dir.c: names hash to 62 bits */
+#define OBJ_MAX     1100u          /* "directory N entry '<255 escaped bytes>'" */
+#define FIX_BATCH   512u           /* stores per repair transaction (journal room) */
+#define RUNS_MAX    64u            /* report lines per kind of bitmap damage */
+#define OWNERS_MAX  8u             /* inodes named in one "claimed by" line */
+
+/* Per-slot DRAM state. */
+enum {
+	IF_INUSE  = 0x001,             /* bitmap bit set */
+	IF_FREE   = 0x002,             /* bit set, but mode 0 */
+	IF_VALID  = 0x004,             /* fields and extent tree are sound */
+	IF_DIR    = 0x008,             /* mode says directory */
+	IF_SHARED = 0x010,             /* holds a block another inode holds too */
+	IF_ONLIST = 0x020,             /* reached from the orphan list head */
+	IF_HASENT = 0x040,             /* directory with entries */
+	IF_DIRBAD = 0x080,             /* directory with unreadable buckets */
+	IF_REACH  = 0x100,             /* connected to the root */
+	IF_LOOP   = 0x200,             /* not connected to the root */
+};
+
+struct chk {
+	struct pfs_fs *fs;
+	struct pfs_device *dev;
+	bool fix;                      /* repairs allowed and reach the media */
+	bool quiet;
+	pfs_check_report_fn report;
+	void *arg;
+	struct pfs_check_result *res;
+	uint64_t nwords;               /* words of the data-block bitmaps */
+	uint64_t *used;                /* blocks some inode holds */
+	uint64_t *dup;                 /* blocks held twice; NULL while none */
+	uint32_t *refs;                /* per slot: entries naming it */
+	uint32_t *named_in;            /* per slot: directory of the first entry */
+	uint16_t *iflags;              /* per slot: IF_* */
+	bool blocks_unknown;           /* an unreadable tree: do not free "leaked" blocks */
+	bool orphans_ok;               /* the orphan list is well formed */
+};
+
+/* ---- reporting ---- */
+
+__attribute__((format(printf, 5, 0)))
+static void say(struct chk *c, const char *obj, bool counted, bool repaired, const char *fmt,
+		va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (counted) {
+		c->res->problems++;
+		if (repaired)
+			c->res->repaired++;
+	}
+	if (c->report)
+		c->report(c->arg, obj, msg, repaired);
+}
+
+/* A problem; repaired says whether it was fixed. */
+__attribute__((format(printf, 4, 5)))
+static void problem(struct chk *c, const char *obj, bool repaired, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	say(c, obj, true, repaired, fmt, ap);
+	va_end(ap);
+}
+
+/* Worth saying, not a problem (what a mount does anyway). */
+__attribute__((format(printf, 3, 4)))
+static void note(struct chk *c, const char *obj, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->quiet)
+		return;
+	va_start(ap, fmt);
+	say(c, obj, false, false, fmt, ap);
+	va_end(ap);
+}
+
+static const char *inode_obj(char *buf, uint32_t slot)
+{
+	snprintf(buf, OBJ_MAX, "inode %u", slot);
+	return buf;
+}
+
+static const char *entry_obj(char *buf, uint32_t dslot, const struct pfs_dirent_pm *de)
+{
+	int n = snprintf(buf, OBJ_MAX, "directory %u entry '", dslot);
+
+	for (unsigned i = 0; i < de->name_len && n < (int)OBJ_MAX - 6; i++) {
+		unsigned char ch = (unsigned char)de->name[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			buf[n++] = (char)ch;
+		else
+			n += snprintf(buf + n, OBJ_MAX - (size_t)n, "\\x%02x", ch);
+	}
+	snprintf(buf + n, OBJ_MAX - (size_t)n, "'");
+	return buf;
+}
+
+/* ---- repairs: each one transaction ---- */
+
+static int fix_begin(struct chk *c, struct pfs_tx **tx)
+{
+	/* a core helper that met corruption latched read-only; the checker knows */
+	atomic_store(&c->fs->readonly, false);
+	return pfs_tx_begin(c->fs, tx);
+}
+
+static bool fix_set(struct chk *c, void *dst, const void *src, size_t len)
+{
+	struct pfs_tx *tx;
+
+	if (!c->fix || fix_begin(c, &tx))
+		return false;
+	return pfs_tx_end(tx, pfs_tx_set(tx, dst, src, len)) == 0;
+}
+
+static bool fix_u64(struct chk *c, uint64_t *dst, uint64_t v)
+{
+	return fix_set(c, dst, &v, sizeof(v));
+}
+
+static bool fix_u32(struct chk *c, uint32_t *dst, uint32_t v)
+{
+	return fix_set(c, dst, &v, sizeof(v));
+}
+
+/* ---- bit helpers on DRAM and media bitmaps ---- */
+
+static bool bit_test(const uint64_t *map, uint64_t bit)
+{
+	return (map[bit / WORD_BITS] >> (bit % WORD_BITS)) & 1u;
+}
+
+static uint64_t word_mask(uint64_t b, uint64_t k)
+{
+	return (k == WORD_BITS ? ~0ull : ((1ull << k) - 1)) << b;
+}
+
+/* The bits of word w that stand for something (the last word is partial). */
+static uint64_t valid_mask(uint64_t w, uint64_t nbits)
+{
+	uint64_t left = nbits - w * WORD_BITS;
+
+	return left >= WORD_BITS ? ~0ull : (1ull << left) - 1;
+}
+
+/* ---- pass 1: superblocks ---- */
+
+static bool sb_rewrite(struct chk *c, uint64_t blk)
+{
+	if (!c->fix)
+		return false;
+	/* the superblock is outside the journal: one copy, then the fence */
+	pfs_pm_copy(c->fs->pm, c->fs->base + (blk << PFS_BLOCK_SHIFT), &c->fs->sb,
+		    sizeof(c->fs->sb));
+	pfs_pm_drain(c->fs->pm);
+	return true;
+}
+
+static void check_supers(struct chk *c)
+{
+	struct pfs_super_pm p, r;
+	const char *pwhy = NULL, *rwhy = NULL;
+	bool pok, rok;
+	int prc, rrc;
+
+	memcpy(&p, c->dev->base, sizeof(p));
+	memcpy(&r, c->dev->base + PFS_BLOCK_SIZE, sizeof(r));
+	prc = pfs_super_validate(&p, c->dev->size, &pwhy);
+	rrc = pfs_super_validate(&r, c->dev->size, &rwhy);
+	pok = prc == 0;
+	rok = rrc == 0;
+	/* never overwrite a superblock of a newer format with an older one */
+	if (!pok)
+		problem(c, "superblock", prc != -EOPNOTSUPP && sb_rewrite(c, PFS_SB_BLOCK),
+			"%s (the replica is valid)", pwhy);
+	if (!rok)
+		problem(c, "replica superblock",
+			rrc != -EOPNOTSUPP && sb_rewrite(c, PFS_SB_REPLICA_BLOCK), "%s", rwhy);
+	else if (pok && memcmp(&p, &r, sizeof(p)) != 0)
+		problem(c, "replica superblock", sb_rewrite(c, PFS_SB_REPLICA_BLOCK),
+			"differs from the primary");
+}
+
+/* ---- pass 2: journal and state ---- */
+
+struct jscan {
+	unsigned n;                    /* records of the interrupted transaction */
+	bool bad;                      /* one of them points outside what undo may touch */
+	uint64_t bad_pos, bad_off;
+};
+
+/* fs/journal.c jrec_target_ok(): state, bitmaps, inodes and data only. */
+static bool jrec_target_ok(const struct pfs_fs *fs, const struct pfs_jrec_pm *r)
+{
+	uint64_t lo = (uint64_t)PFS_STATE_BLOCK << PFS_BLOCK_SHIFT;
+	uint64_t jlo = fs->sb.journal_start << PFS_BLOCK_SHIFT;
+	uint64_t jhi = jlo + fs->jbytes;
+	uint64_t end = r->off + r->len;
+
+	if (r->off < lo || end > fs->sb.device_size || end < r->off)
+		return false;
+	return end <= jlo || r->off >= jhi;
+}
+
+/* The records a rollback would apply, found the way fs/journal.c finds them. */
+static void journal_scan(const struct pfs_fs *fs, struct jscan *js)
+{
+	const char *j = (const char *)fs->jhdr;
+	uint64_t seq = fs->jhdr->active_seq, p = sizeof(struct pfs_jhdr_pm);
+
+	memset(js, 0, sizeof(*js));
+	while (p + sizeof(struct pfs_jrec_pm) <= fs->jbytes) {
+		const struct pfs_jrec_pm *r = (const void *)(j + p);
+		uint32_t crc;
+
+		if (r->seq != seq || r->len == 0 || r->len > fs->jbytes - p - sizeof(*r))
+			break;
+		crc = pfs_crc32c(0, r, offsetof(struct pfs_jrec_pm, csum));
+		if (pfs_crc32c(crc, r + 1, r->len) != r->csum)
+			break;
+		if (!js->bad && !jrec_target_ok(fs, r)) {
+			js->bad = true;
+			js->bad_pos = p;
+			js->bad_off = r->off;
+		}
+		js->n++;
+		p += sizeof(*r) + ((r->len + 7ull) & ~7ull);
+	}
+}
+
+/* Stores a new active_seq: the journal header is outside the journal. */
+static bool jhdr_store(struct chk *c, uint64_t magic, uint64_t seq)
+{
+	struct pfs_jhdr_pm *h = c->fs->jhdr;
+	uint64_t v[2] = { magic, seq };
+
+	if (!c->fix)
+		return false;
+	pfs_pm_copy(c->fs->pm, &h->magic, v, sizeof(v));
+	pfs_pm_drain(c->fs->pm);
+	return true;
+}
+
+/* A new header whose active_seq matches no record: the journal is empty. */
+static bool jhdr_rewrite(struct chk *c)
+{
+	const struct pfs_jrec_pm *r0 = (const void *)(c->fs->jhdr + 1);
+	uint64_t seq = c->fs->jhdr->active_seq + 1;
+
+	if (seq == 0)
+		seq = 1;
+	if (r0->seq == seq)
+		seq++;
+	return jhdr_store(c, PFS_JOURNAL_MAGIC, seq);
+}
+
+static void journal_recover(struct chk *c, unsigned n)
+{
+	bool scratch = c->dev->private_map && c->dev->info.kind != PFS_DEV_DAX;
+	unsigned done = 0;
+	int rc;
+
+	if (!c->fix && !scratch) {
+		note(c, "journal", "interrupted transaction with %u records (rolled back at "
+		     "mount); checking the state before the rollback", n);
+		return;
+	}
+	rc = pfs_journal_recover(c->fs, &done);
+	if (rc) {
+		problem(c, "journal", false, "rolling back the interrupted transaction "
+			"(%u records) failed: %s", n, strerror(-rc));
+		return;
+	}
+	note(c, "journal", "interrupted transaction with %u records (rolled back%s)", done,
+	     c->fix ? "" : " in memory, as mount would");
+}
+
+static void check_journal(struct chk *c)
+{
+	struct pfs_fs *fs = c->fs;
+	struct jscan js;
+	bool fixed;
+
+	if (fs->jhdr->magic != PFS_JOURNAL_MAGIC) {
+		fixed = jhdr_rewrite(c);
+		problem(c, "journal", fixed, "bad signature%s", fixed ? " (header reset; an "
+			"interrupted transaction, if any, is lost)" : "");
+		return;
+	}
+	journal_scan(fs, &js);
+	if (js.n == 0)
+		return;
+	if (js.bad) {
+		fixed = jhdr_store(c, PFS_JOURNAL_MAGIC, fs->jhdr->active_seq + 1);
+		problem(c, "journal", fixed, "interrupted transaction of %u records cannot be "
+			"rolled back: record at %llu targets offset %llu%s", js.n,
+			(unsigned long long)js.bad_pos, (unsigned long long)js.bad_off,
+			fixed ? " (transaction discarded)" : "");
+		return;
+	}
+	journal_recover(c, js.n);
+}
+
+static void check_state(struct chk *c)
+{
+	struct pfs_state_pm *st = c->fs->state;
+
+	if (st->magic != PFS_STATE_MAGIC)
+		problem(c, "state", fix_u64(c, &st->magic, PFS_STATE_MAGIC), "bad signature");
+}
+
+/* ---- pass 3: inodes and their blocks ---- */
+
+static bool mode_ok(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The rules of pfs_inode_validate(), with a reason. */
+static bool inode_sound(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
+			size_t len)
+{
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+
+	if (!mode_ok(ip->mode))
+		snprintf(why, len, "bad mode 0%o", ip->mode);
+	else if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS)
+		snprintf(why, len, "bad extent root (depth %u, count %u)", ip->ext_depth,
+			 ip->ext_count);
+	else if (ip->size > PFS_MAX_FILE_SIZE)
+		snprintf(why, len, "size %llu beyond the maximum", (unsigned long long)ip->size);
+	else if (S_ISDIR(ip->mode) && (nb == 0 || (ip->size & (PFS_BLOCK_SIZE - 1)) ||
+				       (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS))
+		snprintf(why, len, "directory size %llu is not a power-of-two number of blocks",
+			 (unsigned long long)ip->size);
+	else if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= fs->sb.inode_count))
+		snprintf(why, len, "directory parent %llu out of range",
+			 (unsigned long long)ip->parent);
+	else if (ip->xattr_blk && !pfs_blk_is_data(fs, ip->xattr_blk, 1))
+		snprintf(why, len, "xattr block %llu outside the data area",
+			 (unsigned long long)ip->xattr_blk);
+	else
+		return true;
+	return false;
+}
+
+struct walk;
+typedef int (*visit_fn)(struct walk *w, uint64_t pblk, uint64_t len);
+
+/* One inode's extent tree, walked with the rules of fs/extent.c. */
+struct walk {
+	struct chk *c;
+	uint32_t slot;
+	visit_fn visit;                /* each data run, node and xattr block */
+	void *ctx;
+	uint64_t prev_end;             /* end of the previous extent (sorted, disjoint) */
+	uint64_t first_lblk;
+	uint64_t data, nodes;          /* blocks */
+	char why[160];                 /* set when the tree is unsound */
+};
+
+static int walk_extent(struct walk *w, const struct pfs_extent_pm *e, uint64_t lo, uint64_t hi)
+{
+	const struct pfs_fs *fs = w->c->fs;
+	uint64_t end = e->lblk + e->len;
+
+	if (e->len == 0 || !pfs_blk_is_data(fs, e->pblk, e->len) || end < e->lblk) {
+		snprintf(w->why, sizeof(w->why), "extent %llu+%u -> %llu is invalid",
+			 (unsigned long long)e->lblk, e->len, (unsigned long long)e->pblk);
+		return 1;
+	}
+	if (e->lblk < w->prev_end) {
+		snprintf(w->why, sizeof(w->why), "extents overlap or are unsorted at file "
+			 "block %llu", (unsigned long long)e->lblk);
+		return 1;
+	}
+	if (e->lblk < lo || end > hi) {
+		snprintf(w->why, sizeof(w->why), "extent at file block %llu lies outside its "
+			 "index range %llu-%llu, lookups miss it", (unsigned long long)e->lblk,
+			 (unsigned long long)lo, (unsigned long long)hi);
+		return 1;
+	}
+	if (w->data == 0)
+		w->first_lblk = e->lblk;
+	w->prev_end = end;
+	w->data += e->len;
+	return w->visit ? w->visit(w, e->pblk, e->len) : 0;
+}
+
+static const struct pfs_node_pm *walk_node(struct walk *w, uint64_t pblk, unsigned level)
+{
+	const struct pfs_fs *fs = w->c->fs;
+	const struct pfs_node_pm *n;
+
+	if (!pfs_blk_is_data(fs, pblk, 1)) {
+		snprintf(w->why, sizeof(w->why), "extent node %llu outside the data area",
+			 (unsigned long long)pblk);
+		return NULL;
+	}
+	n = pfs_blk(fs, pblk);
+	if (n->magic != PFS_NODE_MAGIC || n->level != level || n->count == 0 ||
+	    n->count > PFS_NODE_ENTRIES) {
+		snprintf(w->why, sizeof(w->why), "extent node %llu: bad header (level %u, "
+			 "count %u)", (unsigned long long)pblk, n->level, n->count);
+		return NULL;
+	}
+	return n;
+}
+
+/*
+ * Entries e[0..count) at level (0: extents). Keys in [lo, hi) lead here: a
+ * lookup descends to the last index entry whose lblk <= key (the first one for
+ * smaller keys). Recursion is bounded by the tree depth (<= 2).
+ */
+static int walk_level(struct walk *w, const struct pfs_extent_pm *e, unsigned count,
+		      unsigned level, uint64_t lo, uint64_t hi)
+{
+	for (unsigned i = 0; i < count; i++) {
+		uint64_t clo = i && e[i].lblk > lo ? e[i].lblk : lo;
+		uint64_t chi = i + 1 < count && e[i + 1].lblk < hi ? e[i + 1].lblk : hi;
+		const struct pfs_node_pm *n;
+		int rc;
+
+		if (level == 0) {
+			rc = walk_extent(w, &e[i], lo, hi);
+		} else {
+			n = walk_node(w, e[i].pblk, level - 1);
+			if (!n)
+				return 1;
+			w->nodes++;
+			rc = w->visit ? w->visit(w, e[i].pblk, 1) : 0;
+			if (!rc)
+				rc = walk_level(w, n->e, n->count, level - 1, clo, chi);
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* 0: sound; 1: unsound (w->why); < 0: error. The root is already validated. */
+static int walk_tree(struct walk *w, const struct pfs_inode_pm *ip)
+{
+	int rc = walk_level(w, ip->ext, ip->ext_count, ip->ext_depth, 0, UINT64_MAX);
+
+	if (rc == 0 && ip->xattr_blk && w->visit)
+		rc = w->visit(w, ip->xattr_blk, 1);
+	return rc;
+}
+
+static int dup_mark(struct chk *c, uint64_t w, uint64_t bits)
+{
+	if (!c->dup) {
+		c->dup = calloc(c->nwords, sizeof(*c->dup));
+		if (!c->dup)
+			return -ENOMEM;
+	}
+	c->dup[w] |= bits;
+	return 0;
+}
+
+/* Pass 3 visitor: marks the run in the used bitmap, noting blocks held twice. */
+static int mark_visit(struct walk *w, uint64_t pblk, uint64_t len)
+{
+	struct chk *c = w->c;
+	uint64_t bit = pblk - c->fs->sb.data_start;
+
+	while (len > 0) {
+		uint64_t wi = bit / WORD_BITS, b = bit % WORD_BITS;
+		uint64_t k = WORD_BITS - b < len ? WORD_BITS - b : len;
+		uint64_t mask = word_mask(b, k);
+		int rc;
+
+		if (c->used[wi] & mask) {
+			rc = dup_mark(c, wi, c->used[wi] & mask);
+			if (rc)
+				return rc;
+			c->iflags[w->slot] |= IF_SHARED;
+		}
+		c->used[wi] |= mask;
+		bit += k;
+		len -= k;
+	}
+	return 0;
+}
+
+static void check_xattr_block(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip)
+{
+	const struct pfs_xattr_hdr_pm *x;
+	char obj[OBJ_MAX];
+
+	if (!ip->xattr_blk)
+		return;
+	x = pfs_blk(c->fs, ip->xattr_blk);
+	if (x->magic != PFS_XATTR_MAGIC || x->used > PFS_BLOCK_SIZE - sizeof(*x))
+		problem(c, inode_obj(obj, slot), false, "xattr block %llu: bad header",
+			(unsigned long long)ip->xattr_blk);
+}
+
+/* What each file type may hold. */
+static void check_shape(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip,
+			const struct walk *w)
+{
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+	char obj[OBJ_MAX];
+
+	inode_obj(obj, slot);
+	if (S_ISDIR(ip->mode) && w->prev_end > nb)
+		problem(c, obj, false, "directory maps blocks past its %llu buckets",
+			(unsigned long long)nb);
+	if (S_ISLNK(ip->mode) && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX))
+		problem(c, obj, false, "symlink length %llu out of range",
+			(unsigned long long)ip->size);
+	else if (S_ISLNK(ip->mode) && (w->data == 0 || w->first_lblk != 0))
+		problem(c, obj, false, "symlink target block is not mapped");
+	if (!S_ISREG(ip->mode) && !S_ISDIR(ip->mode) && !S_ISLNK(ip->mode) &&
+	    w->data + w->nodes > 0)
+		problem(c, obj, false, "special file holds %llu data blocks",
+			(unsigned long long)(w->data + w->nodes));
+}
+
+static int scan_inode(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct walk w = { .c = c, .slot = slot, .visit = mark_visit };
+	char obj[OBJ_MAX];
+	int rc;
+
+	c->iflags[slot] = IF_INUSE;
+	if (ip->mode == 0) {
+		c->iflags[slot] |= IF_FREE; /* reported with its repair in pass 7 */
+		return 0;
+	}
+	if (S_ISDIR(ip->mode))
+		c->iflags[slot] |= IF_DIR;
+	if (!inode_sound(c->fs, ip, w.why, sizeof(w.why))) {
+		problem(c, inode_obj(obj, slot), false, "%s", w.why);
+		c->blocks_unknown = true;
+		return 0;
+	}
+	rc = walk_tree(&w, ip);
+	if (rc < 0)
+		return rc;
+	if (rc > 0) {
+		problem(c, inode_obj(obj, slot), false, "extent tree: %s", w.why);
+		c->blocks_unknown = true;
+		return 0;
+	}
+	c->iflags[slot] |= IF_VALID;
+	check_xattr_block(c, slot, ip);
+	check_shape(c, slot, ip, &w);
+	return 0;
+}
+
+static int scan_inodes(struct chk *c)
+{
+	const struct pfs_fs *fs = c->fs;
+
+	for (uint64_t s = PFS_ROOT_SLOT; s < fs->sb.inode_count; s++) {
+		int rc;
+
+		if (!bit_test(fs->ibitmap, s))
+			continue;
+		rc = scan_inode(c, (uint32_t)s);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- pass 3b: who holds the blocks held twice ---- */
+
+struct claim {
+	uint64_t pblk;
+	uint32_t slot;
+};
+
+struct claims {
+	struct claim *v;
+	size_t n, cap;
+};
+
+static int claim_push(struct claims *cl, uint64_t pblk, uint32_t slot)
+{
+	if (cl->n == cl->cap) {
+		size_t ncap = cl->cap ? cl->cap * 2 : 64;
+		struct claim *nv = realloc(cl->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		cl->v = nv;
+		cl->cap = ncap;
+	}
+	cl->v[cl->n++] = (struct claim){ pblk, slot };
+	return 0;
+}
+
+static int owner_visit(struct walk *w, uint64_t pblk, uint64_t len)
+{
+	struct chk *c = w->c;
+	uint64_t start = c->fs->sb.data_start, bit = pblk - start;
+
+	while (len > 0) {
+		uint64_t wi = bit / WORD_BITS, b = bit % WORD_BITS;
+		uint64_t k = WORD_BITS - b < len ? WORD_BITS - b : len;
+		uint64_t d = c->dup[wi] & word_mask(b, k);
+
+		if (d)
+			c->iflags[w->slot] |= IF_SHARED;
+		while (d) {
+			int rc = claim_push(w->ctx, start + wi * WORD_BITS +
+					    (uint64_t)__builtin_ctzll(d), w->slot);
+
+			if (rc)
+				return rc;
+			d &= d - 1;
+		}
+		bit += k;
+		len -= k;
+	}
+	return 0;
+}
+
+static int claim_cmp(const void *a, const void *b)
+{
+	const struct claim *x = a, *y = b;
+
+	if (x->pblk != y->pblk)
+		return x->pblk < y->pblk ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* End (exclusive) of the group of claims on the block of v[i]. */
+static size_t group_end(const struct claims *cl, size_t i)
+{
+	size_t j = i;
+
+	while (j < cl->n && cl->v[j].pblk == cl->v[i].pblk)
+		j++;
+	return j;
+}
+
+static bool same_owners(const struct claims *cl, size_t a, size_t an, size_t b, size_t bn)
+{
+	if (an != bn)
+		return false;
+	for (size_t k = 0; k < an; k++)
+		if (cl->v[a + k].slot != cl->v[b + k].slot)
+			return false;
+	return true;
+}
+
+static void report_claims(struct chk *c, const struct claims *cl, size_t g, size_t gn,
+			  uint64_t last, uint64_t *nlines)
+{
+	char obj[OBJ_MAX], who[256];
+	int n = 0;
+
+	if ((*nlines)++ >= RUNS_MAX)
+		return;
+
+	if (cl->v[g].pblk == last)
+		snprintf(obj, sizeof(obj), "block %llu", (unsigned long long)last);
+	else
+		snprintf(obj, sizeof(obj), "blocks %llu-%llu", (unsigned long long)cl->v[g].pblk,
+			 (unsigned long long)last);
+	for (size_t k = 0; k < gn && k < OWNERS_MAX; k++)
+		n += snprintf(who + n, sizeof(who) - (size_t)n, "%s inode %u",
+			      k == 0 ? "" : (k + 1 == gn ? " and" : ","), cl->v[g + k].slot);
+	if (gn > OWNERS_MAX)
+		snprintf(who + n, sizeof(who) - (size_t)n, " and %zu more", gn - OWNERS_MAX);
+	if (gn == 1)
+		problem(c, obj, false, "claimed by inode %u and by an inode whose extent tree "
+			"is unreadable", cl->v[g].slot);
+	else if (gn == 2 && cl->v[g].slot == cl->v[g + 1].slot)
+		problem(c, obj, false, "claimed twice by inode %u", cl->v[g].slot);
+	else
+		problem(c, obj, false, "claimed by%s", who);
+}
+
+/* One line per run of blocks with the same owners. */
+static void report_dups(struct chk *c, const struct claims *cl)
+{
+	size_t g = 0, gn = 0;
+	uint64_t last = 0, nlines = 0;
+
+	for (size_t i = 0; i < cl->n;) {
+		size_t j = group_end(cl, i);
+
+		if (gn && cl->v[i].pblk == last + 1 && same_owners(cl, g, gn, i, j - i)) {
+			last = cl->v[i].pblk;
+		} else {
+			if (gn)
+				report_claims(c, cl, g, gn, last, &nlines);
+			g = i;
+			gn = j - i;
+			last = cl->v[i].pblk;
+		}
+		i = j;
+	}
+	if (gn)
+		report_claims(c, cl, g, gn, last, &nlines);
+	if (nlines > RUNS_MAX)
+		problem(c, "block bitmap", false, "%llu more runs of blocks claimed by more than "
+			"one inode", (unsigned long long)(nlines - RUNS_MAX));
+}
+
+static int find_owners(struct chk *c)
+{
+	struct claims cl = { 0 };
+	int rc = 0;
+
+	if (!c->dup)
+		return 0;
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count && !rc; s++) {
+		struct walk w = { .c = c, .slot = (uint32_t)s, .visit = owner_visit, .ctx = &cl };
+
+		if (c->iflags[s] & IF_VALID)
+			rc = walk_tree(&w, pfs_inode_at(c->fs, (uint32_t)s));
+	}
+	if (!rc) {
+		qsort(cl.v, cl.n, sizeof(*cl.v), claim_cmp);
+		report_dups(c, &cl);
+	}
+	free(cl.v);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- pass 3c: block counts ---- */
+
+/*
+ * After 3b: an inode that shares blocks may have a corrupt extent claiming
+ * another inode's blocks, so its count is not "fixed" to match that extent.
+ */
+static void check_block_count(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct walk w = { .c = c, .slot = slot };
+	uint64_t want;
+	char obj[OBJ_MAX];
+
+	if (walk_tree(&w, ip) != 0)
+		return;
+	want = w.data + w.nodes + (ip->xattr_blk ? 1 : 0);
+	if (ip->blocks != want)
+		problem(c, inode_obj(obj, slot),
+			!(c->iflags[slot] & IF_SHARED) && fix_u64(c, &ip->blocks, want),
+			"block count %llu, should be %llu", (unsigned long long)ip->blocks,
+			(unsigned long long)want);
+}
+
+static void check_block_counts(struct chk *c)
+{
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+		if (c->iflags[s] & IF_VALID)
+			check_block_count(c, (uint32_t)s);
+}
+
+/* ---- pass 4: directories ---- */
+
+enum { ENTRY_KEEP, ENTRY_GONE };
+
+struct dirscan {
+	uint32_t slot;
+	struct pfs_inode_pm *dip;
+	struct pfs_bucket_hdr_pm *b;
+	uint64_t idx;                  /* bucket index */
+	unsigned order;                /* log2 of the bucket count */
+	bool fix;                      /* repairs allowed in this directory */
+	uint64_t count;                /* entries */
+	uint64_t nentries;             /* the inode's entry count before any repair */
+	uint32_t subdirs;
+};
+
+static bool remove_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
+{
+	struct pfs_dirloc loc = { .bucket = ds->b, .de = de };
+	struct pfs_tx *tx;
+
+	if (!ds->fix || fix_begin(c, &tx))
+		return false;
+	return pfs_tx_end(tx, pfs_dir_remove(tx, ds->dip, &loc)) == 0;
+}
+
+static bool retype_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de,
+			 uint8_t type)
+{
+	struct pfs_dirloc loc = { .bucket = ds->b, .de = de };
+	struct pfs_tx *tx;
+
+	if (!ds->fix || fix_begin(c, &tx))
+		return false;
+	return pfs_tx_end(tx, pfs_dir_retarget(tx, &loc, de->ino, type)) == 0;
+}
+
+static void check_name(struct chk *c, const struct dirscan *ds, const struct pfs_dirent_pm *de,
+		       const char *obj)
+{
+	uint64_t hash = pfs_dir_hash(c->fs, de->name, de->name_len);
+	uint64_t want = ds->order ? hash >> (HASH_BITS - ds->order) : 0;
+	bool dots = (de->name_len == 1 && de->name[0] == '.') ||
+		    (de->name_len == 2 && de->name[0] == '.' && de->name[1] == '.');
+
+	if (dots || memchr(de->name, '/', de->name_len) || memchr(de->name, 0, de->name_len))
+		problem(c, obj, false, "invalid name");
+	if (de->hash != hash)
+		problem(c, obj, false, "hash %#llx, should be %#llx (lookups cannot find it)",
+			(unsigned long long)de->hash, (unsigned long long)hash);
+	else if (want != ds->idx)
+		problem(c, obj, false, "in bucket %llu, belongs in bucket %llu (lookups cannot "
+			"find it)", (unsigned long long)ds->idx, (unsigned long long)want);
+}
+
+/* An earlier entry of the bucket with the same name, or NULL. */
+static const struct pfs_dirent_pm *earlier_twin(const struct dirscan *ds,
+						const struct pfs_dirent_pm *de)
+{
+	const char *p = (const char *)(ds->b + 1);
+
+	for (const char *q = p; q < (const char *)de;) {
+		const struct pfs_dirent_pm *o = (const void *)q;
+
+		if (o->name_len == de->name_len && memcmp(o->name, de->name, de->name_len) == 0)
+			return o;
+		q += o->rec_len;
+	}
+	return NULL;
+}
+
+/* ENTRY_GONE when the entry is not a live name (removed if repairing). */
+static int check_target(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de,
+			const char *obj)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	const struct pfs_inode_pm *ip;
+
+	if (slot == 0 || slot >= c->fs->sb.inode_count ||
+	    (c->iflags[slot] & (IF_INUSE | IF_FREE)) != IF_INUSE) {
+		problem(c, obj, remove_entry(c, ds, de), "names free inode %u", slot);
+		return ENTRY_GONE;
+	}
+	ip = pfs_inode_at(c->fs, slot);
+	if (ip->gen != PFS_GEN(de->ino)) {
+		problem(c, obj, remove_entry(c, ds, de), "names inode %u generation %u, which "
+			"is now generation %u", slot, PFS_GEN(de->ino), ip->gen);
+		return ENTRY_GONE;
+	}
+	if (slot == PFS_ROOT_SLOT) {
+		problem(c, obj, remove_entry(c, ds, de), "names the root directory");
+		return ENTRY_GONE;
+	}
+	return ENTRY_KEEP;
+}
+
+/* Counts a live entry: names of the target, subdirectories of this directory. */
+static void count_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de,
+			const char *obj)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	const struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint8_t type = pfs_mode_to_dtype(ip->mode);
+
+	if ((c->iflags[slot] & IF_VALID) && de->type != type)
+		problem(c, obj, retype_entry(c, ds, de, type), "type %u, should be %u", de->type,
+			type);
+	if (c->iflags[slot] & IF_DIR)
+		ds->subdirs++;
+	if (c->refs[slot]++ == 0)
+		c->named_in[slot] = ds->slot;
+	ds->count++;
+}
+
+static int check_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
+{
+	const struct pfs_dirent_pm *twin;
+	char obj[OBJ_MAX];
+
+	entry_obj(obj, ds->slot, de);
+	twin = earlier_twin(ds, de);
+	if (twin && twin->ino == de->ino) {
+		problem(c, obj, remove_entry(c, ds, de), "appears twice");
+		return ENTRY_GONE;
+	}
+	if (twin)
+		problem(c, obj, false, "appears twice, naming inodes %u and %u",
+			PFS_SLOT(twin->ino), PFS_SLOT(de->ino));
+	check_name(c, ds, de, obj);
+	if (check_target(c, ds, de, obj) == ENTRY_GONE)
+		return ENTRY_GONE;
+	count_entry(c, ds, de, obj);
+	return ENTRY_KEEP;
+}
+
+static void scan_bucket(struct chk *c, struct dirscan *ds)
+{
+	char *p = (char *)(ds->b + 1);
+	uint32_t off = 0;
+
+	while (off < ds->b->used) {
+		struct pfs_dirent_pm *de = (void *)(p + off);
+		uint32_t used = ds->b->used;
+
+		/* a removal compacts the bucket: the next entry moves to off */
+		if (check_entry(c, ds, de) == ENTRY_GONE && ds->b->used < used)
+			continue;
+		off += de->rec_len;
+	}
+}
+
+/* Entry count and link count of a directory whose buckets were all read. */
+static void check_dir_counts(struct chk *c, const struct dirscan *ds)
+{
+	struct pfs_inode_pm *dip = ds->dip;
+	char obj[OBJ_MAX];
+
+	inode_obj(obj, ds->slot);
+	/* removing entries above changed nentries: compare what the inode said */
+	if (ds->nentries != ds->count || dip->nentries != ds->count)
+		problem(c, obj, fix_u64(c, &dip->nentries, ds->count),
+			"entry count %llu, should be %llu", (unsigned long long)ds->nentries,
+			(unsigned long long)ds->count);
+	/* nlink 0: an orphan (or a stray), judged in pass 7 */
+	if (dip->nlink != 0 && dip->nlink != 2u + ds->subdirs)
+		problem(c, obj, fix_u32(c, &dip->nlink, 2u + ds->subdirs),
+			"link count %u, should be %u (2 + %u subdirectories)", dip->nlink,
+			2u + ds->subdirs, ds->subdirs);
+}
+
+static void scan_dir(struct chk *c, uint32_t slot)
+{
+	struct dirscan ds = { .slot = slot, .dip = pfs_inode_at(c->fs, slot) };
+	uint64_t nb = ds.dip->size >> PFS_BLOCK_SHIFT, bad = 0, first_bad = 0;
+	char obj[OBJ_MAX];
+
+	ds.order = (unsigned)__builtin_ctzll(nb);
+	ds.nentries = ds.dip->nentries;
+	/* never rewrite a bucket another inode also holds */
+	ds.fix = c->fix && !(c->iflags[slot] & IF_SHARED);
+	for (ds.idx = 0; ds.idx < nb; ds.idx++) {
+		if (pfs_dir_bucket(c->fs, ds.dip, ds.idx, &ds.b)) {
+			if (bad++ == 0)
+				first_bad = ds.idx;
+			continue;
+		}
+		scan_bucket(c, &ds);
+	}
+	if (ds.count)
+		c->iflags[slot] |= IF_HASENT;
+	if (bad) {
+		c->iflags[slot] |= IF_DIRBAD;
+		problem(c, inode_obj(obj, slot), false, "%llu of %llu directory buckets are "
+			"unmapped or corrupt (the first is bucket %llu)", (unsigned long long)bad,
+			(unsigned long long)nb, (unsigned long long)first_bad);
+		return;
+	}
+	check_dir_counts(c, &ds);
+}
+
+static void scan_dirs(struct chk *c)
+{
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+		if ((c->iflags[s] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR))
+			scan_dir(c, (uint32_t)s);
+}
+
+/* ---- pass 5: bitmaps and free counts ---- */
+
+static uint64_t count_bits(const uint64_t *map, uint64_t nbits)
+{
+	uint64_t n = 0;
+
+	for (uint64_t w = 0; w * WORD_BITS < nbits; w++)
+		n += (uint64_t)__builtin_popcountll(map[w] & valid_mask(w, nbits));
+	return n;
+}
+
+static void check_inode_bitmap(struct chk *c)
+{
+	struct pfs_fs *fs = c->fs;
+	uint64_t count = fs->sb.inode_count, set, want;
+
+	if (!(fs->ibitmap[0] & 1u))
+		problem(c, "inode bitmap", fix_u64(c, &fs->ibitmap[0], fs->ibitmap[0] | 1u),
+			"slot 0 is not marked in use");
+	set = count_bits(fs->ibitmap, count) + !(fs->ibitmap[0] & 1u);
+	want = count - set;
+	if (fs->state->free_inodes != want)
+		problem(c, "state", fix_u64(c, &fs->state->free_inodes, want),
+			"free inode count %llu, should be %llu",
+			(unsigned long long)fs->state->free_inodes, (unsigned long long)want);
+}
+
+/* Runs of blocks of one kind of damage, reported as ranges. */
+struct runs {
+	const char *what;
+	bool repaired;
+	uint64_t start, len;           /* current run, in bits */
+	uint64_t nruns, nblocks;
+};
+
+static void runs_flush(struct chk *c, struct runs *r)
+{
+	uint64_t first = c->fs->sb.data_start + r->start;
+	char obj[64];
+
+	if (r->len == 0)
+		return;
+	if (r->nruns++ < RUNS_MAX) {
+		if (r->len == 1)
+			snprintf(obj, sizeof(obj), "block %llu", (unsigned long long)first);
+		else
+			snprintf(obj, sizeof(obj), "blocks %llu-%llu", (unsigned long long)first,
+				 (unsigned long long)(first + r->len - 1));
+		problem(c, obj, r->repaired, "%s", r->what);
+	}
+	r->nblocks += r->len;
+	r->len = 0;
+}
+
+static void runs_feed(struct chk *c, struct runs *r, uint64_t w, uint64_t bits)
+{
+	while (bits) {
+		uint64_t bit = w * WORD_BITS + (uint64_t)__builtin_ctzll(bits);
+
+		if (r->len && r->start + r->len == bit) {
+			r->len++;
+		} else {
+			runs_flush(c, r);
+			r->start = bit;
+			r->len = 1;
+		}
+		bits &= bits - 1;
+	}
+}
+
+static void runs_end(struct chk *c, struct runs *r)
+{
+	runs_flush(c, r);
+	if (r->nruns > RUNS_MAX)
+		problem(c, "block bitmap", r->repaired, "%llu more runs of blocks %s (%llu "
+			"blocks in all)", (unsigned long long)(r->nruns - RUNS_MAX), r->what,
+			(unsigned long long)r->nblocks);
+}
+
+/* What the bitmap word should hold: what inodes use (and, unsure, what it had). */
+static uint64_t bitmap_want(const struct chk *c, uint64_t w, uint64_t cur, bool clear_leaks)
+{
+	uint64_t valid = valid_mask(w, c->fs->sb.data_blocks);
+	uint64_t keep = clear_leaks ? 0 : cur & valid;
+
+	return (cur & ~valid) | (c->used[w] & valid) | keep;
+}
+
+/* Rewrites the bitmap words that differ, FIX_BATCH stores per transaction. */
+static bool fix_block_bitmap(struct chk *c, bool clear_leaks)
+{
+	uint64_t *bb = c->fs->bbitmap;
+	uint64_t w = 0;
+
+	if (!c->fix)
+		return false;
+	while (w < c->nwords) {
+		struct pfs_tx *tx;
+		unsigned changed = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; w < c->nwords && changed < FIX_BATCH && !rc; w++) {
+			uint64_t want = bitmap_want(c, w, bb[w], clear_leaks);
+
+			if (want != bb[w]) {
+				rc = pfs_tx_set_u64(tx, &bb[w], want);
+				changed++;
+			}
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+static int check_block_bitmap(struct chk *c)
+{
+	struct pfs_fs *fs = c->fs;
+	uint64_t nbits = fs->sb.data_blocks, want;
+	uint64_t *orig = malloc((c->nwords ? c->nwords : 1) * sizeof(*orig));
+	bool clear_leaks = !c->blocks_unknown, fixed;
+	struct runs leaked = { .what = "marked used but owned by nothing" };
+	struct runs missing = { .what = "used by an inode but not marked in the bitmap" };
+
+	if (!orig)
+		return -ENOMEM;
+	memcpy(orig, fs->bbitmap, c->nwords * sizeof(*orig));
+	fixed = fix_block_bitmap(c, clear_leaks);
+	leaked.repaired = fixed && clear_leaks;
+	missing.repaired = fixed;
+	if (!clear_leaks)
+		leaked.what = "marked used but owned by nothing (kept: an unreadable inode may "
+			      "hold them)";
+	for (uint64_t w = 0; w < c->nwords; w++) {
+		uint64_t marked = orig[w] & valid_mask(w, nbits);
+
+		runs_feed(c, &leaked, w, marked & ~c->used[w]);
+		runs_feed(c, &missing, w, c->used[w] & ~marked);
+	}
+	runs_end(c, &leaked);
+	runs_end(c, &missing);
+	free(orig);
+	want = nbits - count_bits(fs->bbitmap, nbits);
+	if (fs->state->free_blocks != want)
+		problem(c, "state", fix_u64(c, &fs->state->free_blocks, want),
+			"free block count %llu, should be %llu",
+			(unsigned long long)fs->state->free_blocks, (unsigned long long)want);
+	return 0;
+}
+
+/* ---- pass 6: the orphan list ---- */
+
+/* Walks the list from the head, marking IF_ONLIST; NULL when well formed. */
+static const char *orphan_walk(struct chk *c, char *why, size_t len)
+{
+	struct pfs_fs *fs = c->fs;
+	uint64_t slot = fs->state->orphan_head, prev = 0;
+
+	while (slot) {
+		const struct pfs_inode_pm *ip;
+
+		if (slot < PFS_FIRST_FREE_SLOT || slot >= fs->sb.inode_count) {
+			snprintf(why, len, "link %llu after slot %llu is out of range",
+				 (unsigned long long)slot, (unsigned long long)prev);
+			return why;
+		}
+		if ((c->iflags[slot] & (IF_INUSE | IF_FREE)) != IF_INUSE ||
+		    (c->iflags[slot] & IF_ONLIST)) {
+			snprintf(why, len, "links to %s inode %llu", (c->iflags[slot] & IF_ONLIST) ?
+				 "(again, a loop) the" : "free", (unsigned long long)slot);
+			return why;
+		}
+		ip = pfs_inode_at(fs, (uint32_t)slot);
+		if (!(ip->flags & PFS_INODE_FLAG_ORPHAN) || ip->orphan_prev != prev) {
+			snprintf(why, len, "inode %llu on it lacks the orphan flag or links back to "
+				 "%llu instead of %llu", (unsigned long long)slot,
+				 (unsigned long long)ip->orphan_prev, (unsigned long long)prev);
+			return why;
+		}
+		c->iflags[slot] |= IF_ONLIST;
+		prev = slot;
+		slot = ip->orphan_next;
+	}
+	return NULL;
+}
+
+/* A flagged orphan the list does not reach, or NULL. */
+static const char *orphan_strays(struct chk *c, char *why, size_t len)
+{
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++) {
+		const struct pfs_inode_pm *ip = pfs_inode_at(c->fs, (uint32_t)s);
+
+		if ((c->iflags[s] & IF_INUSE) && !(c->iflags[s] & IF_ONLIST) &&
+		    (ip->flags & PFS_INODE_FLAG_ORPHAN)) {
+			snprintf(why, len, "inode %llu is flagged orphan but not on the list",
+				 (unsigned long long)s);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+static int unlink_orphan_fields(struct pfs_tx *tx, struct pfs_inode_pm *ip)
+{
+	int rc = pfs_tx_set_u32(tx, &ip->flags, ip->flags & ~PFS_INODE_FLAG_ORPHAN);
+
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->orphan_prev, 0);
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->orphan_next, 0);
+	return rc;
+}
+
+/*
+ * Empties the list and clears every orphan flag; pass 7 then frees the inodes
+ * that were orphans (no name, no link), as the next mount would have.
+ */
+static bool orphan_rebuild(struct chk *c)
+{
+	struct pfs_fs *fs = c->fs;
+	uint64_t s = PFS_ROOT_SLOT;
+
+	if (!fix_u64(c, &fs->state->orphan_head, 0) && fs->state->orphan_head != 0)
+		return false;
+	while (s < fs->sb.inode_count) {
+		struct pfs_tx *tx;
+		unsigned n = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; s < fs->sb.inode_count && n < FIX_BATCH / 4 && !rc; s++) {
+			struct pfs_inode_pm *ip = pfs_inode_at(fs, (uint32_t)s);
+
+			c->iflags[s] &= (uint16_t)~IF_ONLIST;
+			if (!(c->iflags[s] & IF_INUSE) || !(ip->flags & PFS_INODE_FLAG_ORPHAN))
+				continue;
+			rc = unlink_orphan_fields(tx, ip);
+			n++;
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+static void check_orphans(struct chk *c)
+{
+	char why[160];
+	const char *bad = orphan_walk(c, why, sizeof(why));
+	unsigned n = 0;
+
+	if (!bad)
+		bad = orphan_strays(c, why, sizeof(why));
+	if (bad) {
+		c->orphans_ok = c->fix && orphan_rebuild(c);
+		problem(c, "orphan list", c->orphans_ok, "%s%s", bad,
+			c->orphans_ok ? " (list emptied)" : "");
+		return;
+	}
+	c->orphans_ok = true;
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+		n += (c->iflags[s] & IF_ONLIST) != 0;
+	if (n)
+		note(c, "orphan list", "%u orphaned inodes (freed at mount)", n);
+}
+
+/* ---- pass 7: link counts, parents, unnamed inodes ---- */
+
+static bool free_slot(struct chk *c, uint32_t slot)
+{
+	struct pfs_tx *tx;
+
+	if (!c->fix || slot < PFS_FIRST_FREE_SLOT || fix_begin(c, &tx))
+		return false;
+	if (pfs_tx_end(tx, pfs_free_inode_slot(tx, slot)))
+		return false;
+	c->iflags[slot] = 0;
+	return true;
+}
+
+/* Frees an inode and its blocks, unless another inode holds some of them. */
+static bool destroy_inode(struct chk *c, uint32_t slot)
+{
+	struct pfs_tx *tx;
+
+	if (!c->fix || (c->iflags[slot] & IF_SHARED) || fix_begin(c, &tx))
+		return false;
+	if (pfs_tx_end(tx, pfs_inode_destroy(tx, pfs_inode_at(c->fs, slot))))
+		return false;
+	c->iflags[slot] = 0;
+	return true;
+}
+
+/* A named file: nlink = names, and off the orphan list. */
+static bool relink_file(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct pfs_tx *tx;
+	int rc = 0;
+
+	if (!c->fix || ((c->iflags[slot] & IF_ONLIST) && !c->orphans_ok) || fix_begin(c, &tx))
+		return false;
+	if (c->iflags[slot] & IF_ONLIST)
+		rc = pfs_orphan_remove(tx, ip);
+	if (!rc)
+		rc = pfs_tx_set_u32(tx, &ip->nlink, c->refs[slot]);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	c->iflags[slot] &= (uint16_t)~IF_ONLIST;
+	return true;
+}
+
+static void check_root(struct chk *c)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
+	uint16_t f = c->iflags[PFS_ROOT_SLOT];
+	char obj[OBJ_MAX];
+
+	inode_obj(obj, PFS_ROOT_SLOT);
+	if (!(f & IF_INUSE) || (f & IF_FREE))
+		problem(c, obj, false, "the root directory is missing");
+	else if (!(f & IF_DIR))
+		problem(c, obj, false, "the root is not a directory (mode 0%o)", ip->mode);
+	else if ((f & IF_VALID) && ip->parent != PFS_ROOT_SLOT)
+		problem(c, obj, fix_u64(c, &ip->parent, PFS_ROOT_SLOT),
+			"root directory's parent is %llu, should be itself",
+			(unsigned long long)ip->parent);
+}
+
+static void check_dir_links(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint16_t f = c->iflags[slot];
+	uint32_t refs = c->refs[slot];
+	char obj[OBJ_MAX];
+
+	inode_obj(obj, slot);
+	if (refs == 0 && ip->nlink == 0 && !(f & IF_ONLIST))
+		problem(c, obj, !(f & IF_HASENT) && destroy_inode(c, slot), "unnamed directory "
+			"with link count 0 is not on the orphan list");
+	else if (refs == 0 && ip->nlink != 0)
+		problem(c, obj, false, "directory is not in any directory");
+	else if (refs > 1)
+		problem(c, obj, false, "directory is named by %u entries", refs);
+	else if (refs == 1 && (ip->nlink == 0 || (f & IF_ONLIST)))
+		problem(c, obj, false, "named directory is an orphan (link count %u)", ip->nlink);
+	else if (refs == 1 && ip->parent != c->named_in[slot])
+		/* only a parent on a path to the root: never make a loop of ".." */
+		problem(c, obj, (f & IF_REACH) && fix_u64(c, &ip->parent, c->named_in[slot]),
+			"parent is %llu, but directory %u names it", (unsigned long long)ip->parent,
+			c->named_in[slot]);
+}
+
+static void check_file_links(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint16_t f = c->iflags[slot];
+	uint32_t refs = c->refs[slot];
+	char obj[OBJ_MAX];
+
+	inode_obj(obj, slot);
+	if (refs && (f & IF_ONLIST))
+		problem(c, obj, relink_file(c, slot), "on the orphan list but named by %u "
+			"entries (link count %u)", refs, ip->nlink);
+	else if (refs && ip->nlink != refs)
+		problem(c, obj, relink_file(c, slot), "link count %u, should be %u", ip->nlink,
+			refs);
+	else if (!refs && ip->nlink)
+		problem(c, obj, false, "is not in any directory (link count %u)", ip->nlink);
+	else if (!refs && !(f & IF_ONLIST))
+		problem(c, obj, destroy_inode(c, slot), "link count 0, no name, and not on the "
+			"orphan list");
+}
+
+static void check_links(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	check_root(c);
+	for (uint64_t s = PFS_FIRST_FREE_SLOT; s < c->fs->sb.inode_count; s++) {
+		uint32_t slot = (uint32_t)s;
+		uint16_t f = c->iflags[slot];
+
+		if ((f & IF_FREE) && !c->refs[slot])
+			problem(c, inode_obj(obj, slot), free_slot(c, slot),
+				"marked in use but free (mode 0)");
+		else if (!(f & IF_VALID))
+			continue;
+		else if (f & IF_DIR)
+			check_dir_links(c, slot);
+		else
+			check_file_links(c, slot);
+	}
+}
+
+/* ---- pass 8: directories the root does not reach ---- */
+
+/* The directory whose entry names dir, or 0 when that is not one directory. */
+static uint32_t dir_up(const struct chk *c, uint32_t slot)
+{
+	return c->refs[slot] == 1 ? c->named_in[slot] : 0;
+}
+
+/* Follows names upward; the first walk decides, the second marks the path. */
+static void connect_dir(struct chk *c, uint32_t slot)
+{
+	uint64_t steps = 0;
+	uint32_t s = slot;
+	uint16_t mark = IF_REACH;
+	bool loop = false;
+	char obj[OBJ_MAX];
+
+	while (s != PFS_ROOT_SLOT && !(c->iflags[s] & IF_REACH)) {
+		if ((c->iflags[s] & IF_LOOP) || s == 0) {
+			mark = IF_LOOP;
+			break;
+		}
+		if (++steps > c->fs->sb.inode_count) {
+			mark = IF_LOOP;
+			loop = true;
+			break;
+		}
+		s = dir_up(c, s);
+	}
+	for (s = slot; s && s != PFS_ROOT_SLOT && !(c->iflags[s] & (IF_REACH | IF_LOOP));
+	     s = dir_up(c, s))
+		c->iflags[s] |= mark;
+	if (loop)
+		problem(c, inode_obj(obj, slot), false, "directory is not connected to the root "
+			"(its ancestors form a loop)");
+}
+
+static void check_connectivity(struct chk *c)
+{
+	for (uint64_t s = PFS_FIRST_FREE_SLOT; s < c->fs->sb.inode_count; s++) {
+		uint32_t slot = (uint32_t)s;
+
+		if ((c->iflags[slot] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR) &&
+		    c->refs[slot] == 1)
+			connect_dir(c, slot);
+	}
+}
+
+/* ---- driver ---- */
+
+static int chk_alloc(struct chk *c)
+{
+	uint64_t count = c->fs->sb.inode_count;
+
+	c->nwords = (c->fs->sb.data_blocks + WORD_BITS - 1) / WORD_BITS;
+	c->used = calloc(c->nwords ? c->nwords : 1, sizeof(*c->used));
+	c->refs = calloc(count, sizeof(*c->refs));
+	c->named_in = calloc(count, sizeof(*c->named_in));
+	c->iflags = calloc(count, sizeof(*c->iflags));
+	return c->used && c->refs && c->named_in && c->iflags ? 0 : -ENOMEM;
+}
+
+static void chk_free(struct chk *c)
+{
+	free(c->used);
+	free(c->dup);
+	free(c->refs);
+	free(c->named_in);
+	free(c->iflags);
+}
+
+static int chk_run(struct chk *c)
+{
+	int rc;
+
+	check_supers(c);
+	check_journal(c);
+	check_state(c);
+	rc = chk_alloc(c);
+	if (!rc)
+		rc = scan_inodes(c);
+	if (!rc)
+		rc = find_owners(c);
+	if (rc)
+		return rc;
+	check_block_counts(c);
+	scan_dirs(c);
+	check_inode_bitmap(c);
+	rc = check_block_bitmap(c);
+	if (rc)
+		return rc;
+	check_orphans(c);
+	check_connectivity(c);
+	check_links(c);
+	return 0;
+}
+
+int pfs_check(struct pfs_device *dev, unsigned flags, pfs_check_report_fn report, void *arg,
+	      struct pfs_check_result *res)
+{
+	struct pfs_check_result local;
+	struct pfs_super_pm sb;
+	struct chk c = { .dev = dev, .report = report, .arg = arg };
+	int which, rc;
+
+	c.res = res ? res : &local;
+	memset(c.res, 0, sizeof(*c.res));
+	c.quiet = flags & PFS_CHECK_QUIET;
+	/* a private mapping's stores never reach the device: check only */
+	c.fix = (flags & PFS_CHECK_REPAIR) && !dev->private_map && !dev->readonly;
+	rc = pfs_super_pick(dev->base, dev->size, &sb, &which);
+	if (rc)
+		return rc;
+	c.fs = calloc(1, sizeof(*c.fs));
+	if (!c.fs)
+		return -ENOMEM;
+	rc = pfs_fs_setup(c.fs, dev, &sb);
+	if (rc)
+		goto out_free;
+	/* the checker reports each finding itself; no "run fsck" line from the core */
+	c.fs->corrupt_logged = true;
+	rc = chk_run(&c);
+	chk_free(&c);
+	pfs_fs_teardown(c.fs);
+out_free:
+	free(c.fs);
+	return rc;
+}

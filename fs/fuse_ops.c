@@ -1,0 +1,1254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The FUSE adapter: the fuse_lowlevel_ops table and the synthetic tree.
+ *
+ * Each op fetches the server state, calls one core function and replies;
+ * core errors go back as they are (fuse_reply_err(req, -rc)).
+ *
+ * Node ids: the core's are gen << 32 | slot with gen >= 1, so they are always
+ * >= 2^32 and never reused. Ids below 2^32 are synthetic: the root (1) and the
+ * read-only directories in syn_nodes[]. "pools" is the one synthetic name that
+ * leads into the core: it resolves to pfs_root_ino(). Lookup references are
+ * counted only for core ids; forgets on synthetic ids are ignored.
+ *
+ * Reference rule: every reply that hands the kernel a core node id (entry,
+ * create, readdirplus) owns one core reference per entry. When such a reply
+ * cannot be delivered (the request was interrupted) the reference is dropped
+ * here, since the kernel will never send the matching forget.
+ */
+#define FUSE_USE_VERSION 314
+
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define CORE_INO_MIN (1ULL << 32)
+#define PMEMFS_BLKSIZE 4096
+
+/* What a modification inside a synthetic directory gets. */
+#define SYN_EWRITE EACCES
+
+/* ---- synthetic tree ---- */
+
+enum {
+	SYN_ROOT = FUSE_ROOT_ID,
+	SYN_REGIONS = 2,
+	SYN_NAMESPACES = 3,
+	SYN_DIMMS = 4,
+};
+/* Table id standing for the core's root; never a node id of its own. */
+#define SYN_CORE_ROOT 0
+
+struct syn_node {
+	fuse_ino_t ino;
+	fuse_ino_t parent;
+	const char *name;
+	mode_t mode;
+};
+
+/* Listed in readdir order; the root is its own parent. */
+static const struct syn_node syn_nodes[] = {
+	{ SYN_ROOT, SYN_ROOT, "", S_IFDIR | 0755 },
+	{ SYN_CORE_ROOT, SYN_ROOT, "pools", S_IFDIR | 0755 },
+	{ SYN_REGIONS, SYN_ROOT, "regions", S_IFDIR | 0755 },
+	{ SYN_NAMESPACES, SYN_ROOT, "namespaces", S_IFDIR | 0755 },
+	{ SYN_DIMMS, SYN_ROOT, "dimms", S_IFDIR | 0755 },
+};
+#define SYN_COUNT (sizeof(syn_nodes) / sizeof(syn_nodes[0]))
+
+static bool ino_is_syn(fuse_ino_t ino)
+{
+	return ino < CORE_INO_MIN;
+}
+
+static bool name_is_dot(const char *name)
+{
+	return strcmp(name, ".") == 0;
+}
+
+static bool name_is_dotdot(const char *name)
+{
+	return strcmp(name, "..") == 0;
+}
+
+static const struct syn_node *syn_find(fuse_ino_t ino)
+{
+	if (ino == SYN_CORE_ROOT)
+		return NULL;
+	for (size_t i = 0; i < SYN_COUNT; i++)
+		if (syn_nodes[i].ino == ino)
+			return &syn_nodes[i];
+	return NULL;
+}
+
+/* The idx-th child of dir (the root's parent link to itself is not a child). */
+static const struct syn_node *syn_child_at(fuse_ino_t dir, size_t idx)
+{
+	for (size_t i = 0; i < SYN_COUNT; i++) {
+		const struct syn_node *n = &syn_nodes[i];
+
+		if (n->parent != dir || n->ino == dir)
+			continue;
+		if (idx-- == 0)
+			return n;
+	}
+	return NULL;
+}
+
+static const struct syn_node *syn_child(fuse_ino_t dir, const char *name)
+{
+	const struct syn_node *n;
+
+	for (size_t i = 0; (n = syn_child_at(dir, i)) != NULL; i++)
+		if (strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+static unsigned syn_subdirs(fuse_ino_t dir)
+{
+	const struct syn_node *n;
+	unsigned count = 0;
+
+	for (size_t i = 0; (n = syn_child_at(dir, i)) != NULL; i++)
+		count += S_ISDIR(n->mode) ? 1 : 0;
+	return count;
+}
+
+static fuse_ino_t syn_node_ino(const struct pmemfs_server *srv, const struct syn_node *n)
+{
+	return n->ino == SYN_CORE_ROOT ? pfs_root_ino(srv->fs) : n->ino;
+}
+
+static void syn_stat(const struct pmemfs_server *srv, const struct syn_node *n,
+		     struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->mode;
+	st->st_nlink = S_ISDIR(n->mode) ? 2 + syn_subdirs(n->ino) : 1;
+	st->st_blksize = PMEMFS_BLKSIZE;
+	st->st_atim = srv->mount_time;
+	st->st_mtim = srv->mount_time;
+	st->st_ctim = srv->mount_time;
+}
+
+/* The error for creating, removing or renaming name in synthetic dir. */
+static int syn_modify_err(fuse_ino_t dir, const char *name)
+{
+	const struct syn_node *d = syn_find(dir);
+
+	if (!d)
+		return -ESTALE;
+	if (!S_ISDIR(d->mode))
+		return -ENOTDIR;
+	if (name && !syn_child(dir, name) && !name_is_dot(name) && !name_is_dotdot(name))
+		return -ENOENT;
+	return -SYN_EWRITE;
+}
+
+/* ---- attribute and entry conversion ---- */
+
+static struct pmemfs_server *srv_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void stat_from_attr(const struct pfs_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)a->blocks512;
+	st->st_rdev = (dev_t)a->rdev;
+	st->st_blksize = PMEMFS_BLKSIZE;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+static void entry_init(const struct pmemfs_server *srv, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = srv->cache_timeout;
+	e->entry_timeout = srv->cache_timeout;
+}
+
+static void entry_from_attr(const struct pmemfs_server *srv, const struct pfs_attr *a,
+			    struct fuse_entry_param *e)
+{
+	entry_init(srv, e);
+	e->ino = a->ino;
+	e->generation = a->gen;
+	stat_from_attr(a, &e->attr);
+}
+
+static void entry_from_syn(const struct pmemfs_server *srv, const struct syn_node *n,
+			   struct fuse_entry_param *e)
+{
+	entry_init(srv, e);
+	e->ino = n->ino;
+	syn_stat(srv, n, &e->attr);
+}
+
+/*
+ * FUSE_CAP_DONT_MASK stays off, so the kernel has already applied the
+ * caller's umask to every mode we get; the core must not apply it again.
+ */
+static void cred_from_req(fuse_req_t req, struct pfs_cred *cred)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	cred->uid = ctx->uid;
+	cred->gid = ctx->gid;
+	cred->umask = 0;
+}
+
+/* Gives the kernel an entry; takes back its reference if undeliverable. */
+static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
+{
+	struct pmemfs_server *srv = srv_of(req);
+
+	if (fuse_reply_entry(req, e) != 0 && !ino_is_syn(e->ino))
+		pfs_forget(srv->fs, e->ino, 1);
+}
+
+static void reply_entry_or_err(fuse_req_t req, int rc, const struct pfs_attr *attr)
+{
+	struct fuse_entry_param e;
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	entry_from_attr(srv_of(req), attr, &e);
+	reply_entry(req, &e);
+}
+
+/* ---- lookup ---- */
+
+static int core_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
+		       struct fuse_entry_param *e)
+{
+	struct pfs_attr attr;
+	int rc;
+
+	if (parent == pfs_root_ino(srv->fs) && name_is_dotdot(name)) {
+		entry_from_syn(srv, syn_find(SYN_ROOT), e);
+		return 0;
+	}
+	rc = pfs_lookup(srv->fs, parent, name, &attr);
+	if (rc)
+		return rc;
+	entry_from_attr(srv, &attr, e);
+	return 0;
+}
+
+static int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
+		      struct fuse_entry_param *e)
+{
+	const struct syn_node *d = syn_find(parent);
+	const struct syn_node *n;
+
+	if (!d)
+		return -ESTALE;
+	/* NFS file handles resolve through "." on any node, not only dirs. */
+	if (name_is_dot(name))
+		n = d;
+	else if (!S_ISDIR(d->mode))
+		return -ENOTDIR;
+	else if (name_is_dotdot(name))
+		n = syn_find(d->parent);
+	else
+		n = syn_child(parent, name);
+	if (!n)
+		return -ENOENT;
+	/* "." inside the core takes the lookup reference on the core's root. */
+	if (n->ino == SYN_CORE_ROOT)
+		return core_lookup(srv, pfs_root_ino(srv->fs), ".", e);
+	entry_from_syn(srv, n, e);
+	return 0;
+}
+
+static int node_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
+		       struct fuse_entry_param *e)
+{
+	if (ino_is_syn(parent))
+		return syn_lookup(srv, parent, name, e);
+	return core_lookup(srv, parent, name, e);
+}
+
+static int node_getattr(struct pmemfs_server *srv, fuse_ino_t ino, struct stat *st)
+{
+	const struct syn_node *n;
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		n = syn_find(ino);
+		if (!n)
+			return -ESTALE;
+		syn_stat(srv, n, st);
+		return 0;
+	}
+	rc = pfs_getattr(srv->fs, ino, &attr);
+	if (rc)
+		return rc;
+	stat_from_attr(&attr, st);
+	return 0;
+}
+
+/* ---- session ---- */
+
+static void want_if_capable(struct fuse_conn_info *conn, unsigned cap)
+{
+	if (conn->capable & cap)
+		conn->want |= cap;
+}
+
+static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = PMEMFS_MAX_IO;
+	conn->max_read = PMEMFS_MAX_IO;
+	conn->max_readahead = PMEMFS_MAX_IO;
+
+	/* Node ids are gen << 32 | slot and never reused (libfuse README.NFS). */
+	want_if_capable(conn, FUSE_CAP_EXPORT_SUPPORT);
+	want_if_capable(conn, FUSE_CAP_PARALLEL_DIROPS);
+	want_if_capable(conn, FUSE_CAP_ASYNC_READ);
+	/* Symlink targets never change once written. */
+	want_if_capable(conn, FUSE_CAP_CACHE_SYMLINKS);
+
+	/*
+	 * WRITEBACK_CACHE: writes must reach pmem when write() returns.
+	 * ATOMIC_O_TRUNC: let the kernel send O_TRUNC as setattr(size).
+	 * HANDLE_KILLPRIV: let the kernel clear suid/sgid with setattr(mode).
+	 * SPLICE_READ: read requests into memory, so write_buf copies once
+	 *   from libfuse's buffer into pmem instead of pipe -> bounce -> pmem.
+	 * DONT_MASK, POSIX_ACL: the kernel applies the umask (see cred_from_req).
+	 */
+	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
+				  FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_SPLICE_READ |
+				  FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL);
+
+	pfs_log(PFS_LOG_DEBUG, "fuse: protocol %u.%u, max_write %u, want 0x%x",
+		conn->proto_major, conn->proto_minor, conn->max_write, conn->want);
+}
+
+static void pmemfs_destroy(void *userdata)
+{
+	(void)userdata;
+	pfs_log(PFS_LOG_INFO, "fuse session ended");
+}
+
+/* ---- names and nodes ---- */
+
+static void pmemfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int rc = node_lookup(srv_of(req), parent, name, &e);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, &e);
+}
+
+static void pmemfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (!ino_is_syn(ino))
+		pfs_forget(srv_of(req)->fs, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void pmemfs_forget_multi(fuse_req_t req, size_t count,
+				struct fuse_forget_data *forgets)
+{
+	struct pmemfs_server *srv = srv_of(req);
+
+	for (size_t i = 0; i < count; i++)
+		if (!ino_is_syn(forgets[i].ino))
+			pfs_forget(srv->fs, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void pmemfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pmemfs_server *srv = srv_of(req);
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	rc = node_getattr(srv, ino, &st);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_attr(req, &st, srv->cache_timeout);
+}
+
+static void setattr_times(const struct stat *st, int to_set, struct pfs_setattr *sa)
+{
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		sa->valid |= PFS_SET_ATIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		sa->valid |= PFS_SET_ATIME;
+		sa->atime = st->st_atim;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		sa->valid |= PFS_SET_MTIME_NOW;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		sa->valid |= PFS_SET_MTIME;
+		sa->mtime = st->st_mtim;
+	}
+	if (to_set & FUSE_SET_ATTR_CTIME) {
+		sa->valid |= PFS_SET_CTIME;
+		sa->ctime = st->st_ctim;
+	}
+}
+
+/* Size and times travel in one call so the core applies them atomically. */
+static void setattr_from_fuse(const struct stat *st, int to_set, struct pfs_setattr *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		sa->valid |= PFS_SET_MODE;
+		sa->mode = st->st_mode;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		sa->valid |= PFS_SET_UID;
+		sa->uid = st->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		sa->valid |= PFS_SET_GID;
+		sa->gid = st->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		sa->valid |= PFS_SET_SIZE;
+		sa->size = (uint64_t)st->st_size;
+	}
+	setattr_times(st, to_set, sa);
+}
+
+static void pmemfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
+			   struct fuse_file_info *fi)
+{
+	struct pmemfs_server *srv = srv_of(req);
+	struct pfs_setattr sa;
+	struct pfs_attr attr;
+	struct stat out;
+	int rc;
+
+	(void)fi;
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, syn_find(ino) ? SYN_EWRITE : ESTALE);
+		return;
+	}
+	if (st->st_size < 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	setattr_from_fuse(st, to_set, &sa);
+	rc = pfs_setattr(srv->fs, ino, &sa, &attr);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	stat_from_attr(&attr, &out);
+	fuse_reply_attr(req, &out, srv->cache_timeout);
+}
+
+static void pmemfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char target[PATH_MAX + 1];
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, syn_find(ino) ? EINVAL : ESTALE);
+		return;
+	}
+	target[PATH_MAX] = '\0';
+	rc = pfs_readlink(srv_of(req)->fs, ino, target, PATH_MAX);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_readlink(req, target);
+}
+
+static void pmemfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, dev_t rdev)
+{
+	struct pfs_cred cred;
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(parent)) {
+		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+		return;
+	}
+	cred_from_req(req, &cred);
+	rc = pfs_mknod(srv_of(req)->fs, parent, name, mode, rdev, &cred, &attr);
+	reply_entry_or_err(req, rc, &attr);
+}
+
+static void pmemfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct pfs_cred cred;
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(parent)) {
+		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+		return;
+	}
+	cred_from_req(req, &cred);
+	rc = pfs_mkdir(srv_of(req)->fs, parent, name, mode, &cred, &attr);
+	reply_entry_or_err(req, rc, &attr);
+}
+
+static void pmemfs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+			   const char *name)
+{
+	struct pfs_cred cred;
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(parent)) {
+		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+		return;
+	}
+	cred_from_req(req, &cred);
+	rc = pfs_symlink(srv_of(req)->fs, parent, name, target, &cred, &attr);
+	reply_entry_or_err(req, rc, &attr);
+}
+
+static void pmemfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, syn_find(ino) ? EPERM : ESTALE);
+		return;
+	}
+	if (ino_is_syn(newparent)) {
+		fuse_reply_err(req, -syn_modify_err(newparent, NULL));
+		return;
+	}
+	rc = pfs_link(srv_of(req)->fs, ino, newparent, newname, &attr);
+	reply_entry_or_err(req, rc, &attr);
+}
+
+static void pmemfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int rc;
+
+	if (ino_is_syn(parent))
+		rc = syn_modify_err(parent, name);
+	else
+		rc = pfs_unlink(srv_of(req)->fs, parent, name);
+	fuse_reply_err(req, -rc);
+}
+
+static void pmemfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	int rc;
+
+	if (ino_is_syn(parent))
+		rc = syn_modify_err(parent, name);
+	else
+		rc = pfs_rmdir(srv_of(req)->fs, parent, name);
+	fuse_reply_err(req, -rc);
+}
+
+static int rename_flags(unsigned int flags, unsigned *out)
+{
+	*out = 0;
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (flags & RENAME_NOREPLACE)
+		*out |= PFS_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		*out |= PFS_RENAME_EXCHANGE;
+	return 0;
+}
+
+static void pmemfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	unsigned pflags;
+	int rc;
+
+	rc = rename_flags(flags, &pflags);
+	if (rc == 0 && ino_is_syn(parent))
+		rc = syn_modify_err(parent, name);
+	else if (rc == 0 && ino_is_syn(newparent))
+		rc = syn_modify_err(newparent, NULL);
+	else if (rc == 0)
+		rc = pfs_rename(srv_of(req)->fs, parent, name, newparent, newname, pflags);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- files ---- */
+
+/*
+ * Default: the kernel page cache stays in front (shared mmap needs it: a
+ * PMDK pool lives in a pool file) and is kept across opens, since every
+ * write goes through this server. -o direct_io bypasses it.
+ */
+static void open_flags(const struct pmemfs_server *srv, struct fuse_file_info *fi)
+{
+	fi->fh = 0;
+	fi->direct_io = srv->direct_io;
+	fi->keep_cache = !srv->direct_io;
+}
+
+static void pmemfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct pmemfs_server *srv = srv_of(req);
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, syn_find(ino) ? EISDIR : ESTALE);
+		return;
+	}
+	rc = pfs_open(srv->fs, ino, fi->flags);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	open_flags(srv, fi);
+	if (fuse_reply_open(req, fi) != 0)
+		pfs_release(srv->fs, ino);
+}
+
+static void pmemfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
+{
+	struct pmemfs_server *srv = srv_of(req);
+	struct fuse_entry_param e;
+	struct pfs_cred cred;
+	struct pfs_attr attr;
+	int rc;
+
+	if (ino_is_syn(parent)) {
+		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+		return;
+	}
+	cred_from_req(req, &cred);
+	rc = pfs_mknod(srv->fs, parent, name, (mode & ~(mode_t)S_IFMT) | S_IFREG, 0,
+		       &cred, &attr);
+	if (rc)
+		goto out_err;
+	rc = pfs_open(srv->fs, attr.ino, fi->flags);
+	if (rc)
+		goto out_forget;
+	open_flags(srv, fi);
+	entry_from_attr(srv, &attr, &e);
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		pfs_release(srv->fs, attr.ino);
+		pfs_forget(srv->fs, attr.ino, 1);
+	}
+	return;
+
+out_forget:
+	pfs_forget(srv->fs, attr.ino, 1);
+out_err:
+	fuse_reply_err(req, -rc);
+}
+
+struct read_reply {
+	fuse_req_t req;
+	bool replied;
+};
+
+/* Runs under the core's inode lock: the iovecs point into the mapping. */
+static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
+{
+	struct read_reply *rr = arg;
+
+	rr->replied = true;
+	if (cnt == 0)
+		return fuse_reply_buf(rr->req, NULL, 0);
+	return fuse_reply_iov(rr->req, iov, cnt);
+}
+
+static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct read_reply rr = { .req = req, .replied = false };
+	int rc;
+
+	(void)fi;
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, syn_find(ino) ? EISDIR : ESTALE);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = pfs_read(srv_of(req)->fs, ino, (uint64_t)off, size, read_reply_iov, &rr);
+	if (rr.replied)
+		return;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+#define WRITE_IOV_MAX 8
+
+/* Memory buffers become iovecs as they are; -1 when any is an fd or too many. */
+static int bufvec_to_iov(const struct fuse_bufvec *bv, struct iovec *iov, int max)
+{
+	int n = 0;
+
+	for (size_t i = bv->idx; i < bv->count; i++) {
+		const struct fuse_buf *b = &bv->buf[i];
+		size_t skip = i == bv->idx ? bv->off : 0;
+
+		if ((b->flags & FUSE_BUF_IS_FD) || n == max)
+			return -1;
+		if (b->size <= skip)
+			continue;
+		iov[n].iov_base = (char *)b->mem + skip;
+		iov[n].iov_len = b->size - skip;
+		n++;
+	}
+	return n;
+}
+
+/* Spliced data (fd buffers) is copied into one malloc'd bounce buffer. */
+static int bufvec_bounce(struct fuse_bufvec *src, struct iovec *iov)
+{
+	size_t size = fuse_buf_size(src);
+	struct fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+	ssize_t got;
+
+	dst.buf[0].mem = malloc(size ? size : 1);
+	if (!dst.buf[0].mem)
+		return -ENOMEM;
+	got = fuse_buf_copy(&dst, src, 0);
+	if (got < 0) {
+		free(dst.buf[0].mem);
+		return (int)got;
+	}
+	iov->iov_base = dst.buf[0].mem;
+	iov->iov_len = (size_t)got;
+	return 0;
+}
+
+/*
+ * O_APPEND: through the page cache the kernel picks the offset (EOF under
+ * the inode lock). With direct_io the core appends at its own EOF.
+ */
+static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+			     off_t off, struct fuse_file_info *fi)
+{
+	struct pmemfs_server *srv = srv_of(req);
+	struct iovec iov[WRITE_IOV_MAX];
+	bool append = srv->direct_io && (fi->flags & O_APPEND);
+	bool sync = fi->flags & (O_SYNC | O_DSYNC);
+	void *bounce = NULL;
+	size_t written = 0;
+	int cnt, rc;
+
+	if (ino_is_syn(ino) || off < 0) {
+		fuse_reply_err(req, ino_is_syn(ino) ? EBADF : EINVAL);
+		return;
+	}
+	cnt = bufvec_to_iov(bufv, iov, WRITE_IOV_MAX);
+	if (cnt < 0) {
+		rc = bufvec_bounce(bufv, &iov[0]);
+		if (rc)
+			goto out;
+		bounce = iov[0].iov_base;
+		cnt = 1;
+	}
+	rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
+out:
+	free(bounce);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, written);
+}
+
+static void pmemfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void pmemfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (!ino_is_syn(ino))
+		pfs_release(srv_of(req)->fs, ino);
+	fuse_reply_err(req, 0);
+}
+
+static void pmemfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	int rc = 0;
+
+	(void)fi;
+	if (!ino_is_syn(ino))
+		rc = pfs_fsync(srv_of(req)->fs, ino, datasync != 0);
+	fuse_reply_err(req, -rc);
+}
+
+static int falloc_mode(int mode, unsigned *out)
+{
+	switch (mode) {
+	case 0:
+		*out = 0;
+		return 0;
+	case FALLOC_FL_KEEP_SIZE:
+		*out = PFS_FALLOC_KEEP_SIZE;
+		return 0;
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+		*out = PFS_FALLOC_PUNCH_HOLE | PFS_FALLOC_KEEP_SIZE;
+		return 0;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static void pmemfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			     off_t length, struct fuse_file_info *fi)
+{
+	unsigned pmode = 0;
+	int rc;
+
+	(void)fi;
+	rc = falloc_mode(mode, &pmode);
+	if (rc == 0 && ino_is_syn(ino))
+		rc = -EBADF;
+	else if (rc == 0 && (offset < 0 || length <= 0))
+		rc = -EINVAL;
+	else if (rc == 0)
+		rc = pfs_fallocate(srv_of(req)->fs, ino, pmode, (uint64_t)offset,
+				   (uint64_t)length);
+	fuse_reply_err(req, -rc);
+}
+
+/* The kernel resolves SEEK_SET/CUR/END itself; only DATA/HOLE reach the core. */
+static void pmemfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+			 struct fuse_file_info *fi)
+{
+	uint64_t pos;
+	int rc;
+
+	(void)fi;
+	if (whence == SEEK_SET && off >= 0) {
+		fuse_reply_lseek(req, off);
+		return;
+	}
+	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || ino_is_syn(ino)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (off < 0) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	rc = pfs_lseek(srv_of(req)->fs, ino, (uint64_t)off, whence, &pos);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_lseek(req, (off_t)pos);
+}
+
+/* ---- directories ---- */
+
+/*
+ * A reply buffer being filled. For readdirplus, refs[] remembers which core
+ * ids in the buffer carry a reference, so an undeliverable reply can give
+ * them back.
+ */
+struct dirbuf {
+	fuse_req_t req;
+	struct pmemfs_server *srv;
+	fuse_ino_t dir;
+	bool plus;
+	char *buf;
+	size_t size, used;
+	uint64_t *refs;
+	size_t nrefs, maxrefs;
+};
+
+/* A fuse_direntplus is at least 128 bytes of entry_out plus the dirent. */
+#define DIRENTPLUS_MIN 128
+
+static int dirbuf_init(struct dirbuf *db, fuse_req_t req, fuse_ino_t dir, size_t size,
+		       bool plus)
+{
+	memset(db, 0, sizeof(*db));
+	db->req = req;
+	db->srv = srv_of(req);
+	db->dir = dir;
+	db->plus = plus;
+	db->size = size;
+	db->buf = malloc(size ? size : 1);
+	if (!db->buf)
+		return -ENOMEM;
+	if (!plus)
+		return 0;
+	db->maxrefs = size / DIRENTPLUS_MIN + 1;
+	db->refs = calloc(db->maxrefs, sizeof(*db->refs));
+	if (!db->refs) {
+		free(db->buf);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void dirbuf_free(struct dirbuf *db)
+{
+	free(db->refs);
+	free(db->buf);
+}
+
+/* Adds one entry; false when it does not fit (the caller keeps any reference). */
+static bool dirbuf_add(struct dirbuf *db, const char *name,
+		       const struct fuse_entry_param *e, off_t next)
+{
+	size_t room = db->size - db->used;
+	char *p = db->buf + db->used;
+	size_t need;
+
+	if (db->plus && e->ino != 0 && db->nrefs == db->maxrefs)
+		return false;
+	if (db->plus)
+		need = fuse_add_direntry_plus(db->req, p, room, name, e, next);
+	else
+		need = fuse_add_direntry(db->req, p, room, name, &e->attr, next);
+	if (need > room)
+		return false;
+	db->used += need;
+	if (db->plus && e->ino != 0)
+		db->refs[db->nrefs++] = e->ino;
+	return true;
+}
+
+static void dirbuf_reply(struct dirbuf *db)
+{
+	struct pfs_fs *fs = db->srv->fs;
+
+	if (fuse_reply_buf(db->req, db->buf, db->used) == 0)
+		return;
+	for (size_t i = 0; i < db->nrefs; i++)
+		pfs_forget(fs, db->refs[i], 1);
+}
+
+/*
+ * Core readdir callback. With plus the core has taken a reference on each
+ * entry; "." and ".." carry none (the kernel does not count them), so they
+ * go out with node id 0 and only d_ino/d_type filled in.
+ */
+static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
+		     uint64_t next_cookie)
+{
+	struct dirbuf *db = arg;
+	bool dots = name_is_dot(name) || name_is_dotdot(name);
+	struct fuse_entry_param e;
+
+	entry_from_attr(db->srv, attr, &e);
+	if (dots) {
+		e.ino = 0;
+		if (name_is_dotdot(name) && db->dir == pfs_root_ino(db->srv->fs))
+			e.attr.st_ino = SYN_ROOT;
+	}
+	if (!db->plus)
+		e.ino = 0;
+	if (dirbuf_add(db, name, &e, (off_t)next_cookie))
+		return 0;
+	if (e.ino != 0)
+		pfs_forget(db->srv->fs, e.ino, 1);
+	return 1;
+}
+
+/*
+ * An error after some entries were stored is not reported: the entries go
+ * out and the next call meets the error again.
+ */
+static int core_readdir(struct dirbuf *db, off_t off)
+{
+	int rc;
+
+	if (off < 0)
+		return -EINVAL;
+	rc = pfs_readdir(db->srv->fs, db->dir, (uint64_t)off, db->plus, core_fill, db);
+	return db->used > 0 ? 0 : rc;
+}
+
+/* The idx-th entry of a synthetic directory: ".", "..", then children. */
+static const struct syn_node *syn_dirent(const struct syn_node *d, size_t idx,
+					 const char **name)
+{
+	const struct syn_node *n;
+
+	if (idx == 0) {
+		*name = ".";
+		return d;
+	}
+	if (idx == 1) {
+		*name = "..";
+		return syn_find(d->parent);
+	}
+	n = syn_child_at(d->ino, idx - 2);
+	if (n)
+		*name = n->name;
+	return n;
+}
+
+/* Synthetic entries never carry a reference: node id 0, d_ino and d_type only. */
+static int syn_readdir(struct dirbuf *db, off_t off)
+{
+	const struct syn_node *d = syn_find(db->dir);
+	const struct syn_node *n;
+	struct fuse_entry_param e;
+	const char *name = NULL;
+
+	if (!d)
+		return -ESTALE;
+	if (!S_ISDIR(d->mode))
+		return -ENOTDIR;
+	if (off < 0)
+		return -EINVAL;
+	for (size_t i = (size_t)off; (n = syn_dirent(d, i, &name)) != NULL; i++) {
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = syn_node_ino(db->srv, n);
+		e.attr.st_mode = n->mode;
+		if (!dirbuf_add(db, name, &e, (off_t)(i + 1)))
+			break;
+	}
+	return 0;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct dirbuf db;
+	int rc;
+
+	rc = dirbuf_init(&db, req, ino, size, plus);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = ino_is_syn(ino) ? syn_readdir(&db, off) : core_readdir(&db, off);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		dirbuf_reply(&db);
+	dirbuf_free(&db);
+}
+
+static void pmemfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	const struct syn_node *d;
+
+	if (ino_is_syn(ino)) {
+		d = syn_find(ino);
+		if (!d || !S_ISDIR(d->mode)) {
+			fuse_reply_err(req, d ? ENOTDIR : ESTALE);
+			return;
+		}
+	}
+	fi->fh = 0;
+	fuse_reply_open(req, fi);
+}
+
+static void pmemfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+static void pmemfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			       struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+static void pmemfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void pmemfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			    struct fuse_file_info *fi)
+{
+	pmemfs_fsync(req, ino, datasync, fi);
+}
+
+/* Synthetic nodes report the core's numbers: it is the only storage. */
+static void pmemfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs st;
+	int rc;
+
+	(void)ino;
+	rc = pfs_statfs(srv_of(req)->fs, &st);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_statfs(req, &st);
+}
+
+/* ---- extended attributes (core nodes only) ---- */
+
+static int xattr_flags(int flags, unsigned *out)
+{
+	*out = 0;
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	if (flags & XATTR_CREATE)
+		*out |= PFS_XATTR_CREATE;
+	if (flags & XATTR_REPLACE)
+		*out |= PFS_XATTR_REPLACE;
+	return 0;
+}
+
+static void pmemfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	unsigned pflags = 0;
+	int rc;
+
+	rc = xattr_flags(flags, &pflags);
+	if (rc == 0 && ino_is_syn(ino))
+		rc = -ENOTSUP;
+	else if (rc == 0)
+		rc = pfs_setxattr(srv_of(req)->fs, ino, name, value, size, pflags);
+	fuse_reply_err(req, -rc);
+}
+
+/* size 0 asks for the length; otherwise the value, or ERANGE from the core. */
+static void reply_xattr_buf(fuse_req_t req, int rc, const char *buf, size_t size,
+			    size_t len)
+{
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+static void pmemfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = pfs_getxattr(srv_of(req)->fs, ino, name, buf, size, &len);
+	reply_xattr_buf(req, rc, buf, size, len);
+	free(buf);
+}
+
+static void pmemfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (ino_is_syn(ino)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = pfs_listxattr(srv_of(req)->fs, ino, buf, size, &len);
+	reply_xattr_buf(req, rc, buf, size, len);
+	free(buf);
+}
+
+static void pmemfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	int rc;
+
+	if (ino_is_syn(ino))
+		rc = -ENOTSUP;
+	else
+		rc = pfs_removexattr(srv_of(req)->fs, ino, name);
+	fuse_reply_err(req, -rc);
+}
+
+/*
+ * No access(): default_permissions makes the kernel check permissions.
+ * No write(): write_buf serves every write.
+ */
+const struct fuse_lowlevel_ops pmemfs_ll_ops = {
+	.init = pmemfs_init,
+	.destroy = pmemfs_destroy,
+	.lookup = pmemfs_lookup,
+	.forget = pmemfs_forget,
+	.forget_multi = pmemfs_forget_multi,
+	.getattr = pmemfs_getattr,
+	.setattr = pmemfs_setattr,
+	.readlink = pmemfs_readlink,
+	.mknod = pmemfs_mknod,
+	.mkdir = pmemfs_mkdir,
+	.unlink = pmemfs_unlink,
+	.rmdir = pmemfs_rmdir,
+	.symlink = pmemfs_symlink,
+	.rename = pmemfs_rename,
+	.link = pmemfs_link,
+	.open = pmemfs_open,
+	.create = pmemfs_create,
+	.read = pmemfs_read,
+	.write_buf = pmemfs_write_buf,
+	.flush = pmemfs_flush,
+	.release = pmemfs_release,
+	.fsync = pmemfs_fsync,
+	.fallocate = pmemfs_fallocate,
+	.lseek = pmemfs_lseek,
+	.opendir = pmemfs_opendir,
+	.readdir = pmemfs_readdir,
+	.readdirplus = pmemfs_readdirplus,
+	.releasedir = pmemfs_releasedir,
+	.fsyncdir = pmemfs_fsyncdir,
+	.statfs = pmemfs_statfs,
+	.setxattr = pmemfs_setxattr,
+	.getxattr = pmemfs_getxattr,
+	.listxattr = pmemfs_listxattr,
+	.removexattr = pmemfs_removexattr,
+};

@@ -1,0 +1,339 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pmemfs server: pmemfs [options] DEVICE MOUNTPOINT.
+ *
+ * Order matters: the device is opened and the core mounted before anything
+ * touches the kernel, so a bad device fails with a one-line message and no
+ * mount; fuse_daemonize() runs only once the mount is live, so the parent
+ * exits when the mount exists. SIGTERM/SIGINT end the loop and the same
+ * teardown runs as for fusermount -u. All state lives in main's frame.
+ */
+#define FUSE_USE_VERSION 314
+
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <fuse_opt.h>
+
+/* Command-line state that is ours (libfuse parses the rest). */
+struct pmemfs_cli {
+	char *device;
+	int direct_io;
+	double cache_timeout;
+	int readonly;
+	int has_fsname;
+	int has_subtype;
+};
+
+enum { KEY_RO, KEY_FSNAME, KEY_SUBTYPE };
+
+#define CLI_OPT(t, p, v) { t, offsetof(struct pmemfs_cli, p), v }
+
+static const struct fuse_opt cli_opts[] = {
+	CLI_OPT("direct_io", direct_io, 1),
+	CLI_OPT("cache_timeout=%lf", cache_timeout, 0),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
+	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	FUSE_OPT_END
+};
+
+static void print_usage(const char *prog)
+{
+	printf("usage: %s [options] DEVICE MOUNTPOINT\n\n", prog);
+	printf("DEVICE is one of:\n"
+	       "    /dev/daxX.Y            a devdax namespace (real persistent memory)\n"
+	       "    FILE on a DAX fs       a file on a file system mounted with -o dax\n"
+	       "    FILE                   a plain file: pmem emulation (msync)\n"
+	       "Format it first with mkfs.pmemfs.\n\n"
+	       "The mount holds pools/ (the file system) and the read-only\n"
+	       "directories regions/, namespaces/ and dimms/.\n"
+	       "-o default_permissions is always on: the kernel checks permissions\n"
+	       "as for a kernel file system.\n\n");
+	printf("pmemfs options:\n"
+	       "    -o direct_io           bypass the kernel page cache (disables\n"
+	       "                           shared mmap on kernels without\n"
+	       "                           FUSE_DIRECT_IO_ALLOW_MMAP)\n"
+	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
+	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
+	       "    -o max_threads=N       worker threads (default 10)\n\n");
+}
+
+static void print_version(void)
+{
+	printf("pmemfs %s\n", PMEMFS_VERSION);
+	printf("libfuse %s\n", fuse_pkgversion());
+	/* fuse_lowlevel_version() runs fusermount3: keep the lines in order. */
+	fflush(stdout);
+	fuse_lowlevel_version();
+}
+
+/* The first non-option is DEVICE; the mountpoint is left for libfuse. */
+static int cli_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct pmemfs_cli *cli = data;
+
+	(void)outargs;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (cli->device)
+			return 1;
+		cli->device = strdup(arg);
+		return cli->device ? 0 : -1;
+	case KEY_RO:
+		cli->readonly = 1;
+		return 1;
+	case KEY_FSNAME:
+		cli->has_fsname = 1;
+		return 1;
+	case KEY_SUBTYPE:
+		cli->has_subtype = 1;
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/* Kernel mount options we always pass; fsname and subtype unless given. */
+static int cli_add_mount_opts(struct fuse_args *args, const struct pmemfs_cli *cli)
+{
+	char *mo = NULL;
+	char *fsname = NULL;
+	char max_read[32];
+	int rc = -1;
+
+	snprintf(max_read, sizeof(max_read), "max_read=%u", PMEMFS_MAX_IO);
+	if (fuse_opt_add_opt(&mo, "default_permissions") || fuse_opt_add_opt(&mo, max_read))
+		goto out;
+	if (!cli->has_subtype && fuse_opt_add_opt(&mo, "subtype=pmemfs"))
+		goto out;
+	if (!cli->has_fsname) {
+		if (asprintf(&fsname, "fsname=%s", cli->device) < 0) {
+			fsname = NULL;
+			goto out;
+		}
+		if (fuse_opt_add_opt_escaped(&mo, fsname))
+			goto out;
+	}
+	if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, mo))
+		goto out;
+	rc = 0;
+out:
+	free(fsname);
+	free(mo);
+	return rc;
+}
+
+/* Returns 0, or -1 after printing why. */
+static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
+		     struct fuse_cmdline_opts *cmd)
+{
+	if (fuse_opt_parse(args, cli, cli_opts, cli_opt_proc) != 0)
+		return -1;
+	if (fuse_parse_cmdline(args, cmd) != 0)
+		return -1;
+	if (cmd->show_help || cmd->show_version)
+		return 0;
+	if (!cli->device || !cmd->mountpoint) {
+		fprintf(stderr, "usage: %s [options] DEVICE MOUNTPOINT (--help for more)\n",
+			args->argv[0]);
+		return -1;
+	}
+	if (isnan(cli->cache_timeout) || cli->cache_timeout < 0) {
+		fprintf(stderr, "pmemfs: cache_timeout must be >= 0\n");
+		return -1;
+	}
+	if (cli_add_mount_opts(args, cli) != 0) {
+		fprintf(stderr, "pmemfs: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- logging ---- */
+
+static enum fuse_log_level log_level_to_fuse(enum pfs_log_level lvl)
+{
+	switch (lvl) {
+	case PFS_LOG_ERR:
+		return FUSE_LOG_ERR;
+	case PFS_LOG_WARN:
+		return FUSE_LOG_WARNING;
+	case PFS_LOG_INFO:
+		return FUSE_LOG_INFO;
+	default:
+		return FUSE_LOG_DEBUG;
+	}
+}
+
+static void log_sink(enum pfs_log_level lvl, const char *msg)
+{
+	fuse_log(log_level_to_fuse(lvl), "pmemfs: %s\n", msg);
+}
+
+/* fuse_log_level values are the syslog priorities (fuse_log.h). */
+static void log_to_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	vsyslog((int)level, fmt, ap);
+}
+
+/* ---- device and core ---- */
+
+/* pfs_mount failed: say whether the device holds pmemfs at all. */
+static void report_mount_error(struct pfs_device *dev, const char *path, int rc)
+{
+	const struct pfs_device_info *info = pfs_device_get_info(dev);
+	const char *what = NULL;
+	int prc;
+
+	prc = pfs_probe_signature(pfs_device_base(dev), info->size, &what);
+	if (prc == 0 && (!what || strcmp(what, "pmemfs") != 0)) {
+		fprintf(stderr, "pmemfs: %s: not a pmemfs device%s%s%s (run mkfs.pmemfs)\n",
+			path, what ? " (holds " : "", what ? what : "", what ? ")" : "");
+		return;
+	}
+	fprintf(stderr, "pmemfs: %s: cannot mount: %s%s\n", path, strerror(-rc),
+		rc == -EUCLEAN ? " (run fsck.pmemfs)" : "");
+}
+
+static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
+		       const struct pmemfs_cli *cli)
+{
+	const struct pfs_device_info *info;
+	struct pfs_device *dev;
+	int rc;
+
+	rc = pfs_device_open(cli->device, cli->readonly, &dev);
+	if (rc) {
+		fprintf(stderr, "pmemfs: %s: %s\n", cli->device, strerror(-rc));
+		return rc;
+	}
+	rc = pfs_mount(dev, cli->readonly ? PFS_MOUNT_RDONLY : 0, &srv->fs);
+	if (rc) {
+		report_mount_error(dev, cli->device, rc);
+		pfs_device_close(dev);
+		return rc;
+	}
+	info = pfs_fs_device_info(srv->fs);
+	pfs_log(PFS_LOG_INFO, "mapped %s: %zu bytes, real pmem: %s", cli->device,
+		info->size, info->is_pmem ? "yes" : "no");
+	clock_gettime(CLOCK_REALTIME, &srv->mount_time);
+	srv->cache_timeout = cli->cache_timeout;
+	srv->direct_io = cli->direct_io;
+	*devp = dev;
+	return 0;
+}
+
+static void server_close(struct pmemfs_server *srv, struct pfs_device *dev)
+{
+	pfs_unmount(srv->fs);
+	pfs_device_close(dev);
+}
+
+/* The core may come up read-only by itself (e.g. after corruption): tell the kernel. */
+static int server_mount_opts(const struct pmemfs_server *srv, const struct pmemfs_cli *cli,
+			     struct fuse_args *args)
+{
+	if (cli->readonly || !pfs_is_readonly(srv->fs))
+		return 0;
+	pfs_log(PFS_LOG_WARN, "%s: mounted read-only by the file system", cli->device);
+	return fuse_opt_add_arg(args, "-oro");
+}
+
+/* Returns the loop's result: < 0 is a failure; > 0 the signal that ended it. */
+static int server_loop(struct fuse_session *se, const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, (unsigned)cmd->clone_fd);
+	fuse_loop_cfg_set_max_threads(cfg, cmd->max_threads);
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, cmd->max_idle_threads);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+/* Mount, serve until unmounted or signalled, unmount. Returns the exit status. */
+static int serve(struct pmemfs_server *srv, struct fuse_args *args,
+		 const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_session *se;
+	int status = 1;
+
+	se = fuse_session_new(args, &pmemfs_ll_ops, sizeof(pmemfs_ll_ops), srv);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_destroy;
+	if (fuse_session_mount(se, cmd->mountpoint) != 0)
+		goto out_signals;
+	if (fuse_daemonize(cmd->foreground) != 0)
+		goto out_unmount;
+	if (!cmd->foreground) {
+		openlog("pmemfs", LOG_PID, LOG_DAEMON);
+		fuse_set_log_func(log_to_syslog);
+	}
+	status = server_loop(se, cmd) < 0 ? 1 : 0;
+	if (!cmd->foreground)
+		closelog();
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return status;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct pmemfs_cli cli = { .cache_timeout = 1.0 };
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct pmemfs_server srv = { 0 };
+	struct pfs_device *dev = NULL;
+	int status = 1;
+
+	if (cli_parse(&args, &cli, &cmd) != 0)
+		goto out_args;
+	if (cmd.show_help || cmd.show_version) {
+		if (cmd.show_help) {
+			print_usage(argv[0]);
+			fuse_cmdline_help();
+			fuse_lowlevel_help();
+		} else {
+			print_version();
+		}
+		status = 0;
+		goto out_args;
+	}
+	pfs_log_set_sink(log_sink, cmd.debug ? PFS_LOG_DEBUG : PFS_LOG_INFO);
+	if (server_open(&srv, &dev, &cli) != 0)
+		goto out_args;
+	if (server_mount_opts(&srv, &cli, &args) != 0)
+		goto out_close;
+	status = serve(&srv, &args, &cmd);
+out_close:
+	server_close(&srv, dev);
+out_args:
+	free(cmd.mountpoint);
+	free(cli.device);
+	fuse_opt_free_args(&args);
+	return status;
+}

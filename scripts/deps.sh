@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Install what pmemfs needs to build and test on Debian 12. Runs apt by
+# default so a fresh machine works; PMEMFS_SKIP_APT=1 skips it when every
+# package is already installed.
+set -euo pipefail
+
+PKGS=(
+	meson ninja-build pkg-config gcc libc6-dev
+	libfuse3-dev fuse3 libpmem-dev libndctl-dev libdaxctl-dev
+	libcmocka-dev libjson-c-dev pmdk-tools attr
+	e2fsprogs util-linux coreutils procps
+)
+# libc6-dev: gcc only recommends it, and we install without recommends.
+# procps: pgrep, used by the integration tests to find stray servers.
+
+all_installed() {
+	local status
+	status=$(dpkg-query -W -f='${db:Status-Status}\n' "${PKGS[@]}" 2>/dev/null) || return 1
+	! grep -qvx installed <<<"$status"
+}
+
+if [ "${PMEMFS_SKIP_APT:-0}" = 1 ] && all_installed; then
+	echo "deps: all packages installed; skipping apt (PMEMFS_SKIP_APT=1)"
+	exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "deps: run as root (or install sudo)" >&2; exit 1; }
+	SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y --no-install-recommends "${PKGS[@]}"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Smoke test: format, mount, see the four trees, write a file with fsync, read
+# it back before and after a remount, and fsck the unmounted image.
+. "$(dirname "$0")/lib.sh"
+
+P=$MNT/pools
+SRC=$SCRATCH/src
+
+require "mkfs.pmemfs makes a 256 MiB image" pfs_mkfs
+require "pmemfs mounts the image" pfs_mount
+
+check_out "the root holds exactly dimms namespaces pools regions" \
+	"dimms namespaces pools regions" bash -c 'ls -A "$1" | xargs' _ "$MNT"
+check "pools/ is a directory" test -d "$P"
+
+random_file "$SRC" $((4 * 1024 * 1024 + 123))
+want=$(sha "$SRC")
+check "dd conv=fsync writes a 4 MiB file into pools/" \
+	dd if="$SRC" of="$P/file" bs=1M conv=fsync status=none
+check "sync -d on the file succeeds" sync -d "$P/file"
+check_out "the file has its size" "$(stat -c %s "$SRC")" stat -c %s "$P/file"
+check_out "the file reads back unchanged" "$want" sha "$P/file"
+
+require "clean unmount (server exits 0)" pfs_umount
+require "remount" pfs_mount
+check_out "the file reads back unchanged after a remount" "$want" sha "$P/file"
+check "clean unmount after the remount" pfs_umount
+
+check_rc 0 "fsck.pmemfs -n finds the image clean" "$FSCK" -n "$IMG"
+
+finish

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mkfs.pmemfs: make a pmemfs file system on a devdax namespace, a file on a
+ * DAX file system, or a plain file (emulated pmem), following mkfs(8):
+ * exit 0 on success, 1 on any error (mke2fs does the same for usage errors).
+ *
+ * It never overwrites a recognised file system without -f, and a TARGET it
+ * created itself is removed again when formatting fails.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pmemfs/layout.h>
+#include <pmemfs/pmemfs.h>
+
+#include "util.h"
+
+struct mkfs_opts {
+	bool force, quiet;
+	bool have_size;
+	uint64_t size;
+	const char *label;
+	uint64_t inode_count;
+	uint64_t bytes_per_inode;
+	const char *target;
+};
+
+static void mkfs_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [-f] [-q] [-s SIZE] [-L LABEL] [-N INODES] [-i BYTES_PER_INODE] [-V] TARGET\n"
+		"\n"
+		"Make a pmemfs file system on TARGET: a devdax device (/dev/daxX.Y), a file on a\n"
+		"file system mounted with -o dax, or a plain file (emulated pmem). A TARGET that\n"
+		"does not exist is created as a file of SIZE bytes.\n"
+		"\n"
+		"  -f            overwrite an existing file system\n"
+		"  -q            quiet: print nothing on success\n"
+		"  -s SIZE       size of a new TARGET; suffixes K, M, G, T (or KiB, MiB, GiB, TiB)\n"
+		"                are powers of 1024\n"
+		"  -L LABEL      volume label (at most %u bytes)\n"
+		"  -N INODES     number of inodes (overrides -i)\n"
+		"  -i BYTES      one inode per BYTES of capacity (default 16384)\n"
+		"  -V            print the version and exit\n",
+		tool_name, PFS_LABEL_MAX - 1);
+}
+
+/*
+ * "256M", "1GiB", "4096": a number with an optional binary suffix. Returns
+ * false on junk or overflow.
+ */
+static bool mkfs_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return false;
+	if (*end != '\0') {
+		const char *u = strchr(units, toupper((unsigned char)end[0]));
+
+		if (u == NULL)
+			return false;
+		shift = 10u * (unsigned)(u - units + 1);
+		end++;
+		if (strcmp(end, "iB") == 0 || strcmp(end, "ib") == 0)
+			end += 2;
+		if (*end != '\0')
+			return false;
+	}
+	if (shift > 0 && v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static void mkfs_human_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	unsigned i = 0;
+
+	while (v >= 1024.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[i]);
+}
+
+/* Returns 0, 1 for a usage error, or -1 after -V. */
+static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
+{
+	int c;
+
+	while ((c = getopt(argc, argv, "fqs:L:N:i:Vh")) != -1) {
+		switch (c) {
+		case 'f':
+			o->force = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 's':
+			if (!mkfs_parse_size(optarg, &o->size) || o->size == 0) {
+				tool_err("invalid size '%s'", optarg);
+				return 1;
+			}
+			o->have_size = true;
+			break;
+		case 'L':
+			if (strlen(optarg) > PFS_LABEL_MAX - 1) {
+				tool_err("label '%s' is too long (at most %u bytes)", optarg,
+					 PFS_LABEL_MAX - 1);
+				return 1;
+			}
+			o->label = optarg;
+			break;
+		case 'N':
+			if (!mkfs_parse_size(optarg, &o->inode_count) || o->inode_count == 0) {
+				tool_err("invalid inode count '%s'", optarg);
+				return 1;
+			}
+			break;
+		case 'i':
+			if (!mkfs_parse_size(optarg, &o->bytes_per_inode) ||
+			    o->bytes_per_inode < PFS_INODE_SIZE) {
+				tool_err("invalid bytes-per-inode '%s' (at least %u)", optarg,
+					 PFS_INODE_SIZE);
+				return 1;
+			}
+			break;
+		case 'V':
+			printf("%s %s\n", tool_name, PMEMFS_VERSION);
+			return -1;
+		case 'h':
+			mkfs_usage(stdout);
+			return -1;
+		default:
+			mkfs_usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc - 1) {
+		if (optind >= argc)
+			tool_err("no TARGET given");
+		else
+			tool_err("too many arguments");
+		mkfs_usage(stderr);
+		return 1;
+	}
+	o->target = argv[optind];
+	return 0;
+}
+
+static int mkfs_check_min_size(const char *what, uint64_t size)
+{
+	char h[32];
+
+	if (size >= PFS_MIN_DEVICE_SIZE)
+		return 0;
+	mkfs_human_size(size, h, sizeof(h));
+	tool_err("%s is too small (%s); pmemfs needs at least %u MiB", what, h,
+		 PFS_MIN_DEVICE_SIZE >> 20);
+	return -EINVAL;
+}
+
+/* Create TARGET as a file of -s bytes. */
+static int mkfs_create_target(const struct mkfs_opts *o, struct pfs_device **dev)
+{
+	int rc;
+
+	if (!o->have_size) {
+		tool_err("%s does not exist; give -s SIZE to create it as a file", o->target);
+		return -ENOENT;
+	}
+	rc = mkfs_check_min_size("-s SIZE", o->size);
+	if (rc < 0)
+		return rc;
+	rc = pfs_device_create(o->target, o->size, dev);
+	if (rc < 0)
+		tool_err("cannot create %s: %s", o->target, strerror(-rc));
+	return rc;
+}
+
+/* Open an existing TARGET and make sure it is ours to overwrite. */
+static int mkfs_open_target(const struct mkfs_opts *o, struct pfs_device **dev)
+{
+	const struct pfs_device_info *info;
+	const char *what = NULL;
+	int rc;
+
+	if (o->have_size) {
+		rc = mkfs_check_min_size("-s SIZE", o->size);
+		if (rc < 0)
+			return rc;
+	}
+	rc = pfs_device_open(o->target, false, dev);
+	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK) {
+		tool_err("%s is in use (mounted?)", o->target);
+		return rc;
+	}
+	if (rc < 0) {
+		tool_err("cannot open %s: %s", o->target, strerror(-rc));
+		return rc;
+	}
+	info = pfs_device_get_info(*dev);
+	if (o->have_size && o->size > info->size) {
+		tool_err("-s larger than TARGET: %s has %zu bytes", o->target, info->size);
+		rc = -EINVAL;
+		goto out_close;
+	}
+	if (o->have_size && o->size < info->size) {
+		tool_err("-s smaller than TARGET is not supported: pmemfs formats all %zu bytes "
+			 "of %s; omit -s", info->size, o->target);
+		rc = -EINVAL;
+		goto out_close;
+	}
+	rc = mkfs_check_min_size(o->target, info->size);
+	if (rc < 0)
+		goto out_close;
+	if (o->force)
+		return 0;
+
+	rc = pfs_probe_signature(pfs_device_base(*dev), info->size, &what);
+	if (rc < 0) {
+		tool_err("cannot probe %s: %s", o->target, strerror(-rc));
+		goto out_close;
+	}
+	if (what != NULL) {
+		tool_err("%s contains a %s file system; use -f to overwrite", o->target, what);
+		rc = -EEXIST;
+		goto out_close;
+	}
+	return 0;
+
+out_close:
+	pfs_device_close(*dev);
+	*dev = NULL;
+	return rc;
+}
+
+static void mkfs_print_uuid(const uint8_t u[16], char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		 u[12], u[13], u[14], u[15]);
+}
+
+static void mkfs_report(const struct mkfs_opts *o, const struct pfs_device_info *dinfo,
+			const struct pfs_format_info *fi)
+{
+	char cap[32], jsize[32], uuid[40];
+
+	mkfs_human_size(fi->device_size, cap, sizeof(cap));
+	mkfs_human_size(fi->journal_blocks * PFS_BLOCK_SIZE, jsize, sizeof(jsize));
+	mkfs_print_uuid(fi->uuid, uuid, sizeof(uuid));
+	printf("Made a pmemfs file system on %s\n", o->target);
+	printf("  device:         %s, %s\n", dinfo->path[0] ? dinfo->path : o->target,
+	       tool_device_kind(dinfo));
+	printf("  capacity:       %" PRIu64 " bytes (%s)\n", fi->device_size, cap);
+	printf("  block size:     %u\n", PFS_BLOCK_SIZE);
+	printf("  data blocks:    %" PRIu64 "\n", fi->data_blocks);
+	printf("  inode capacity: %" PRIu64 "\n", fi->inode_count);
+	printf("  journal size:   %" PRIu64 " blocks (%s)\n", fi->journal_blocks, jsize);
+	printf("  uuid:           %s\n", uuid);
+	printf("  label:          %s\n", o->label ? o->label : "(none)");
+}
+
+int main(int argc, char **argv)
+{
+	struct mkfs_opts o = { 0 };
+	struct pfs_format_opts fo = { 0 };
+	struct pfs_format_info fi = { 0 };
+	struct pfs_device *dev = NULL;
+	struct stat st;
+	bool created = false;
+	int rc;
+
+	tool_name = "mkfs.pmemfs";
+	rc = mkfs_parse_args(argc, argv, &o);
+	if (rc != 0)
+		return rc < 0 ? 0 : 1;
+	tool_log_init(o.quiet ? PFS_LOG_ERR : PFS_LOG_WARN);
+
+	rc = tool_stat_target(o.target, &st);
+	if (rc == -ENOENT) {
+		rc = mkfs_create_target(&o, &dev);
+		created = rc == 0;
+	} else if (rc == 0) {
+		rc = mkfs_open_target(&o, &dev);
+	}
+	if (rc < 0)
+		return 1;
+
+	fo.label = o.label;
+	fo.inode_count = o.inode_count;
+	fo.bytes_per_inode = o.bytes_per_inode;
+	rc = pfs_format(dev, &fo, &fi);
+	if (rc < 0) {
+		tool_err("formatting %s failed: %s", o.target, strerror(-rc));
+		goto out_close;
+	}
+	if (!o.quiet)
+		mkfs_report(&o, pfs_device_get_info(dev), &fi);
+
+out_close:
+	pfs_device_close(dev);
+	if (rc < 0 && created && unlink(o.target) < 0)
+		tool_err("cannot remove %s: %s", o.target, strerror(errno));
+	return rc < 0 ? 1 : 0;
+}
