@@ -68,7 +68,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	phase "ASan+UBSan build, all suites" build-asan \
 	-Db_sanitize=address,undefined -Db_lundef=false -- --
 # The build/ phase above already configured and built; this only reruns.
-PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- --suite integration
+PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- -- --suite integration
 
 echo
 if [ "${#PHASE_FAILED[@]}" -gt 0 ]; then

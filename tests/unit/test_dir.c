@@ -96,6 +96,29 @@ static void test_readdir_lists_every_entry_once_across_resumes(void **state)
 	fx_free(f);
 }
 
+/* 100,000 entries: every one found after a remount (the table doubled ~10 times) */
+static void test_hundred_thousand_entries_are_all_found(void **state)
+{
+	struct fx *f = fx_new(256, 110000);
+	uint64_t d = fx_mkdir(f, f->root, "d");
+	const unsigned n = 100000;
+	struct pfs_attr a;
+	char name[64];
+	int rc;
+
+	make_files(f, d, n);
+	fx_remount(f);
+	d = fx_lookup(f, f->root, "d", &rc);
+	for (unsigned i = 0; i < n; i += 7) {
+		snprintf(name, sizeof(name), "file-%u", i);
+		assert_int_not_equal(fx_lookup(f, d, name, &rc), 0);
+		assert_int_equal(rc, 0);
+	}
+	assert_int_equal(pfs_getattr(f->fs, d, &a), 0);
+	assert_true(a.size >= (n / 170) * 4096ull);
+	fx_free(f);
+}
+
 static void test_unlink_all_leaves_directory_removable(void **state)
 {
 	struct fx *f = fx_new(64, 4000);
@@ -116,6 +139,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_large_directory_finds_every_name),
 		cmocka_unit_test(test_readdir_lists_every_entry_once_across_resumes),
+		cmocka_unit_test(test_hundred_thousand_entries_are_all_found),
 		cmocka_unit_test(test_unlink_all_leaves_directory_removable),
 	};
 
