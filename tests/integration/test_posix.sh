@@ -179,6 +179,21 @@ for i in $(seq 1 100); do : >"$P/many/f$i"; done
 check_out "ls lists 100 entries" 100 bash -c 'ls "$1" | wc -l' _ "$P/many"
 check_out "find sees 100 files" 100 bash -c 'find "$1" -type f | wc -l' _ "$P/many"
 
+# ---- large files, O_TRUNC, O_SYNC ----
+random_file "$SCRATCH/tail" 65536
+check "a write at 5 GiB makes a file larger than 4 GiB" \
+	dd if="$SCRATCH/tail" of="$P/big" bs=64k seek=$((5 * 16384)) conv=fsync status=none
+check_out "its size is 5 GiB + 64 KiB" $((5 * 1024 * 1024 * 1024 + 65536)) stat -c %s "$P/big"
+check "the data at 5 GiB reads back" \
+	cmp <(dd if="$P/big" bs=64k skip=$((5 * 16384)) status=none) "$SCRATCH/tail"
+check "du counts only the written blocks" test "$(du_k "$P/big")" -le 128
+echo "long old contents" >"$P/ot"
+check "O_TRUNC on open empties the file" bash -c 'echo new >"$1"' _ "$P/ot"
+check_out "only the new data is left" new cat "$P/ot"
+check "an O_SYNC|O_DSYNC write succeeds" \
+	dd if="$SCRATCH/tail" of="$P/osync" bs=4k oflag=sync,dsync status=none
+check "and reads back" cmp "$P/osync" "$SCRATCH/tail"
+
 # ---- another user ----
 mkdir "$P/shared"
 chmod 0777 "$P/shared"
