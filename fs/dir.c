@@ -19,8 +19,6 @@
 
 #include "pfs.h"
 
-#define HASH_BITS 62
-
 uint8_t pfs_mode_to_dtype(uint32_t mode)
 {
 	return (uint8_t)((mode & S_IFMT) >> 12);
@@ -40,7 +38,7 @@ uint64_t pfs_dir_hash(const struct pfs_fs *fs, const char *name, size_t len)
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 33;
-	h &= (1ull << HASH_BITS) - 1;
+	h &= (1ull << PFS_HASH_BITS) - 1;
 	return h < PFS_HASH_MIN ? h + PFS_HASH_MIN : h;
 }
 
@@ -53,7 +51,7 @@ static unsigned dir_order(const struct pfs_inode_pm *dip)
 
 static uint64_t bucket_index(uint64_t hash, unsigned order)
 {
-	return order ? hash >> (HASH_BITS - order) : 0;
+	return order ? hash >> (PFS_HASH_BITS - order) : 0;
 }
 
 int pfs_dir_bucket_validate(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b)
@@ -302,6 +300,9 @@ int pfs_dir_remove(struct pfs_tx *tx, struct pfs_inode_pm *dip, struct pfs_dirlo
 	uint32_t tail = b->used - off - rl;
 	int rc = 0;
 
+	if (dip->nentries == 0)
+		return pfs_corrupt(tx->fs, "directory %u: entry count already zero",
+				   (uint32_t)(dip - tx->fs->itable));
 	if (tail) {
 		char buf[PFS_BUCKET_SPACE];
 

@@ -216,7 +216,12 @@ int pfs_orphan_remove(struct pfs_tx *tx, struct pfs_inode_pm *ip)
 
 	if (!(ip->flags & PFS_INODE_FLAG_ORPHAN))
 		return 0;
-	if ((prev && !orphan_slot_ok(fs, prev)) || (next && !orphan_slot_ok(fs, next)))
+	uint64_t self = (uint64_t)(ip - fs->itable);
+
+	if ((prev && !orphan_slot_ok(fs, prev)) || (next && !orphan_slot_ok(fs, next)) ||
+	    (prev && pfs_inode_at(fs, (uint32_t)prev)->orphan_next != self) ||
+	    (!prev && fs->state->orphan_head != self) ||
+	    (next && pfs_inode_at(fs, (uint32_t)next)->orphan_prev != self))
 		return pfs_corrupt(fs, "orphan list links %llu/%llu are not inodes",
 				   (unsigned long long)prev, (unsigned long long)next);
 	if (prev)

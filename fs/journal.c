@@ -110,7 +110,8 @@ static int rollback(struct pfs_fs *fs, unsigned *nrecs)
 		free(pos);
 		return -EROFS;
 	}
-	for (size_t i = n; i-- > 0;) {
+	/* check every record before applying any: never leave half a rollback */
+	for (size_t i = 0; i < n; i++) {
 		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
 
 		if (!jrec_target_ok(fs, r)) {
@@ -119,6 +120,10 @@ static int rollback(struct pfs_fs *fs, unsigned *nrecs)
 					   (unsigned long long)pos[i],
 					   (unsigned long long)r->off);
 		}
+	}
+	for (size_t i = n; i-- > 0;) {
+		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
+
 		pfs_pm_copy(fs->pm, fs->base + r->off, JREC_DATA(r), r->len);
 	}
 	free(pos);

@@ -780,7 +780,7 @@ static int readdir_locked(struct rd_ctx *c, struct pfs_inode_pm *dip, uint64_t c
 			return rc;
 	}
 	start = cookie < PFS_HASH_MIN ? PFS_HASH_MIN : cookie;
-	for (uint64_t i = order ? start >> (62 - order) : 0; i < nb; i++) {
+	for (uint64_t i = order ? start >> (PFS_HASH_BITS - order) : 0; i < nb; i++) {
 		struct pfs_bucket_hdr_pm *b;
 
 		rc = pfs_dir_bucket(fs, dip, i, &b);

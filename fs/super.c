@@ -80,6 +80,11 @@ int pfs_super_pick(const char *base, size_t size, struct pfs_super_pm *out, int 
 		*which = 0;
 		return 0;
 	}
+	if (rc == -EOPNOTSUPP) {
+		/* a newer pmemfs wrote it: falling back would downgrade the format */
+		pfs_log(PFS_LOG_ERR, "superblock: %s", why);
+		return rc;
+	}
 	memcpy(out, base + PFS_BLOCK_SIZE, sizeof(*out));
 	rc2 = pfs_super_validate(out, size, &why2);
 	if (rc2 == 0) {

@@ -109,16 +109,15 @@ static void fsck_explain_failure(const struct fsck_opts *o, struct pfs_device *d
 	const struct pfs_device_info *info = pfs_device_get_info(dev);
 	const char *what = NULL;
 
-	if (pfs_probe_signature(pfs_device_base(dev), info->size, &what) == 0) {
-		if (what == NULL) {
-			tool_err("%s: no pmemfs superblock found (neither the primary nor the "
-				 "replica is valid): %s", o->target, strerror(-rc));
-			return;
-		}
-		if (strcmp(what, "pmemfs") != 0) {
-			tool_err("%s contains a %s file system, not pmemfs", o->target, what);
-			return;
-		}
+	pfs_probe_signature(pfs_device_base(dev), info->size, &what);
+	if (what == NULL) {
+		tool_err("%s: no pmemfs superblock found (neither the primary nor the "
+			 "replica is valid): %s", o->target, strerror(-rc));
+		return;
+	}
+	if (strncmp(what, "pmemfs", 6) != 0) {
+		tool_err("%s contains a %s file system, not pmemfs", o->target, what);
+		return;
 	}
 	tool_err("cannot check %s: %s", o->target, strerror(-rc));
 }

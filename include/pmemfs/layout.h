@@ -216,7 +216,7 @@ _Static_assert(offsetof(struct pfs_inode_pm, ext) == 144, "inode extents offset"
 /*
  * Directory: a hash table of 2^k bucket blocks, stored as the directory's file
  * blocks 0..2^k-1 (size = 2^k blocks). An entry lives in the bucket given by the
- * top k bits of its 63-bit name hash, so buckets are in hash order and readdir
+ * top k bits of its 62-bit name hash (PFS_HASH_BITS), so buckets are in hash order and readdir
  * cookies (the hash) stay valid when the table doubles. Doubling writes a new
  * table into fresh blocks and swaps it in one transaction.
  */
@@ -238,6 +238,7 @@ struct pfs_dirent_pm {
 _Static_assert(sizeof(struct pfs_dirent_pm) == 24, "dirent header size");
 #define PFS_DIRENT_LEN(n)  ((uint16_t)((offsetof(struct pfs_dirent_pm, name) + (n) + 7u) & ~7u))
 #define PFS_BUCKET_SPACE   (PFS_BLOCK_SIZE - sizeof(struct pfs_bucket_hdr_pm))
+#define PFS_HASH_BITS      62u
 #define PFS_HASH_MIN       3ULL    /* cookies 0..2 are readdir's start, "." and ".." */
 #define PFS_DIR_MAX_BUCKETS (1u << 20)
 

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+/* The checker on DRAM images: clean after a workload, finds and repairs damage. */
+#include "fixture.h"
+
+static void count_report(void *arg, const char *object, const char *problem, bool repaired)
+{
+	(void)object;
+	(void)problem;
+	(void)repaired;
+	(*(unsigned *)arg)++;
+}
+
+/* Unmounts, checks with flags, and remounts. */
+static struct pfs_check_result check_now(struct fx *f, unsigned flags)
+{
+	struct pfs_check_result res = { 0 };
+	unsigned lines = 0;
+
+	pfs_unmount(f->fs);
+	assert_int_equal(pfs_check(f->dev, flags | PFS_CHECK_QUIET, count_report, &lines, &res), 0);
+	assert_true(lines >= res.problems);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	f->root = pfs_root_ino(f->fs);
+	return res;
+}
+
+static void workload(struct fx *f)
+{
+	uint64_t d = fx_mkdir(f, f->root, "d");
+	uint64_t a = fx_create(f, d, "a");
+	char buf[20000] = { 7 };
+	struct pfs_attr at;
+
+	assert_int_equal(fx_write(f, a, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(pfs_link(f->fs, a, f->root, "hard", &at), 0);
+	assert_int_equal(pfs_symlink(f->fs, d, "s", "a", &f->cred, &at), 0);
+	assert_int_equal(pfs_setxattr(f->fs, a, "user.x", "1", 1, 0), 0);
+	for (int i = 0; i < 300; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%d", i);
+		fx_create(f, d, name);
+	}
+	assert_int_equal(pfs_rename(f->fs, d, "f1", f->root, "moved", 0), 0);
+	assert_int_equal(pfs_unlink(f->fs, d, "f2"), 0);
+}
+
+static void test_check_after_workload_is_clean(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+
+	workload(f);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_free(f);
+}
+
+static void test_check_finds_and_repairs_a_wrong_link_count(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	struct pfs_inode_pm *ip = pfs_inode_at(f->fs, PFS_SLOT(a));
+	struct pfs_check_result res;
+
+	ip->nlink = 5; /* damage behind the journal's back */
+	res = check_now(f, 0);
+	assert_true(res.problems > 0);
+	assert_int_equal(res.repaired, 0);
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_free(f);
+}
+
+static void test_check_finds_a_leaked_block(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	struct pfs_check_result res;
+
+	f->fs->bbitmap[10] |= 1; /* a block marked used that nothing owns */
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_true(res.problems > 0);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_free(f);
+}
+
+static void test_check_repairs_primary_superblock_from_replica(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	char *base = pfs_device_base(f->dev);
+	struct pfs_check_result res;
+
+	pfs_unmount(f->fs);
+	memset(base + 64, 0xab, 64);
+	assert_int_equal(pfs_check(f->dev, PFS_CHECK_REPAIR | PFS_CHECK_QUIET, NULL, NULL, &res), 0);
+	assert_true(res.problems > 0);
+	assert_memory_equal(base, base + 4096, 512);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_after_workload_is_clean),
+		cmocka_unit_test(test_check_finds_and_repairs_a_wrong_link_count),
+		cmocka_unit_test(test_check_finds_a_leaked_block),
+		cmocka_unit_test(test_check_repairs_primary_superblock_from_replica),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
