@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The FUSE adapter: the fuse_lowlevel_ops table and the synthetic tree.
+ * The FUSE adapter: the fuse_lowlevel_ops table and the core's side of it.
  *
  * Each op fetches the server state, calls one core function and replies;
  * core errors go back as they are (fuse_reply_err(req, -rc)).
  *
  * Node ids: the core's are gen << 32 | slot with gen >= 1, so they are always
  * >= 2^32 and never reused. Ids below 2^32 are synthetic: the root (1) and the
- * read-only directories in syn_nodes[]. "pools" is the one synthetic name that
+ * the topology tree (fs/fuse_syn.c). "pools" is the one synthetic name that
  * leads into the core: it resolves to pfs_root_ino(). Lookup references are
  * counted only for core ids; forgets on synthetic ids are ignored.
  *
@@ -31,44 +31,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define CORE_INO_MIN (1ULL << 32)
 #define PMEMFS_BLKSIZE 4096
-
-/* What a modification inside a synthetic directory gets. */
-#define SYN_EWRITE EACCES
-
-/* ---- synthetic tree ---- */
-
-enum {
-	SYN_ROOT = FUSE_ROOT_ID,
-	SYN_REGIONS = 2,
-	SYN_NAMESPACES = 3,
-	SYN_DIMMS = 4,
-};
-/* Table id standing for the core's root; never a node id of its own. */
-#define SYN_CORE_ROOT 0
-
-struct syn_node {
-	fuse_ino_t ino;
-	fuse_ino_t parent;
-	const char *name;
-	mode_t mode;
-};
-
-/* Listed in readdir order; the root is its own parent. */
-static const struct syn_node syn_nodes[] = {
-	{ SYN_ROOT, SYN_ROOT, "", S_IFDIR | 0755 },
-	{ SYN_CORE_ROOT, SYN_ROOT, "pools", S_IFDIR | 0755 },
-	{ SYN_REGIONS, SYN_ROOT, "regions", S_IFDIR | 0755 },
-	{ SYN_NAMESPACES, SYN_ROOT, "namespaces", S_IFDIR | 0755 },
-	{ SYN_DIMMS, SYN_ROOT, "dimms", S_IFDIR | 0755 },
-};
-#define SYN_COUNT (sizeof(syn_nodes) / sizeof(syn_nodes[0]))
-
-static bool ino_is_syn(fuse_ino_t ino)
-{
-	return ino < CORE_INO_MIN;
-}
 
 static bool name_is_dot(const char *name)
 {
@@ -78,82 +41,6 @@ static bool name_is_dot(const char *name)
 static bool name_is_dotdot(const char *name)
 {
 	return strcmp(name, "..") == 0;
-}
-
-static const struct syn_node *syn_find(fuse_ino_t ino)
-{
-	if (ino == SYN_CORE_ROOT)
-		return NULL;
-	for (size_t i = 0; i < SYN_COUNT; i++)
-		if (syn_nodes[i].ino == ino)
-			return &syn_nodes[i];
-	return NULL;
-}
-
-/* The idx-th child of dir (the root's parent link to itself is not a child). */
-static const struct syn_node *syn_child_at(fuse_ino_t dir, size_t idx)
-{
-	for (size_t i = 0; i < SYN_COUNT; i++) {
-		const struct syn_node *n = &syn_nodes[i];
-
-		if (n->parent != dir || n->ino == dir)
-			continue;
-		if (idx-- == 0)
-			return n;
-	}
-	return NULL;
-}
-
-static const struct syn_node *syn_child(fuse_ino_t dir, const char *name)
-{
-	const struct syn_node *n;
-
-	for (size_t i = 0; (n = syn_child_at(dir, i)) != NULL; i++)
-		if (strcmp(n->name, name) == 0)
-			return n;
-	return NULL;
-}
-
-static unsigned syn_subdirs(fuse_ino_t dir)
-{
-	const struct syn_node *n;
-	unsigned count = 0;
-
-	for (size_t i = 0; (n = syn_child_at(dir, i)) != NULL; i++)
-		count += S_ISDIR(n->mode) ? 1 : 0;
-	return count;
-}
-
-static fuse_ino_t syn_node_ino(const struct pmemfs_server *srv, const struct syn_node *n)
-{
-	return n->ino == SYN_CORE_ROOT ? pfs_root_ino(srv->fs) : n->ino;
-}
-
-static void syn_stat(const struct pmemfs_server *srv, const struct syn_node *n,
-		     struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = n->ino;
-	st->st_mode = n->mode;
-	st->st_nlink = S_ISDIR(n->mode) ? 2 + syn_subdirs(n->ino) : 1;
-	st->st_blksize = PMEMFS_BLKSIZE;
-	st->st_atim = srv->mount_time;
-	st->st_mtim = srv->mount_time;
-	st->st_ctim = srv->mount_time;
-}
-
-/* The error for creating, removing or renaming name in synthetic dir. */
-static int syn_modify_err(fuse_ino_t dir, const char *name)
-{
-	const struct syn_node *d = syn_find(dir);
-
-	if (!d)
-		return -ESTALE;
-	if (!S_ISDIR(d->mode))
-		return -ENOTDIR;
-	if (name && !syn_child(dir, name) && !name_is_dot(name) && !name_is_dotdot(name))
-		return -ENOENT;
-	return -SYN_EWRITE;
 }
 
 /* ---- attribute and entry conversion ---- */
@@ -187,21 +74,13 @@ static void entry_init(const struct pmemfs_server *srv, struct fuse_entry_param 
 	e->entry_timeout = srv->cache_timeout;
 }
 
-static void entry_from_attr(const struct pmemfs_server *srv, const struct pfs_attr *a,
+void pmemfs_entry_from_attr(const struct pmemfs_server *srv, const struct pfs_attr *a,
 			    struct fuse_entry_param *e)
 {
 	entry_init(srv, e);
 	e->ino = a->ino;
 	e->generation = a->gen;
 	stat_from_attr(a, &e->attr);
-}
-
-static void entry_from_syn(const struct pmemfs_server *srv, const struct syn_node *n,
-			   struct fuse_entry_param *e)
-{
-	entry_init(srv, e);
-	e->ino = n->ino;
-	syn_stat(srv, n, &e->attr);
 }
 
 /*
@@ -222,7 +101,7 @@ static void reply_entry(fuse_req_t req, const struct fuse_entry_param *e)
 {
 	struct pmemfs_server *srv = srv_of(req);
 
-	if (fuse_reply_entry(req, e) != 0 && !ino_is_syn(e->ino))
+	if (fuse_reply_entry(req, e) != 0 && !syn_ino(e->ino))
 		pfs_forget(srv->fs, e->ino, 1);
 }
 
@@ -234,7 +113,7 @@ static void reply_entry_or_err(fuse_req_t req, int rc, const struct pfs_attr *at
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	entry_from_attr(srv_of(req), attr, &e);
+	pmemfs_entry_from_attr(srv_of(req), attr, &e);
 	reply_entry(req, &e);
 }
 
@@ -246,64 +125,30 @@ static int core_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char 
 	struct pfs_attr attr;
 	int rc;
 
-	if (parent == pfs_root_ino(srv->fs) && name_is_dotdot(name)) {
-		entry_from_syn(srv, syn_find(SYN_ROOT), e);
-		return 0;
-	}
+	if (parent == pfs_root_ino(srv->fs) && name_is_dotdot(name))
+		return syn_lookup(srv, FUSE_ROOT_ID, ".", e);
 	rc = pfs_lookup(srv->fs, parent, name, &attr);
 	if (rc)
 		return rc;
-	entry_from_attr(srv, &attr, e);
-	return 0;
-}
-
-static int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
-		      struct fuse_entry_param *e)
-{
-	const struct syn_node *d = syn_find(parent);
-	const struct syn_node *n;
-
-	if (!d)
-		return -ESTALE;
-	/* NFS file handles resolve through "." on any node, not only dirs. */
-	if (name_is_dot(name))
-		n = d;
-	else if (!S_ISDIR(d->mode))
-		return -ENOTDIR;
-	else if (name_is_dotdot(name))
-		n = syn_find(d->parent);
-	else
-		n = syn_child(parent, name);
-	if (!n)
-		return -ENOENT;
-	/* "." inside the core takes the lookup reference on the core's root. */
-	if (n->ino == SYN_CORE_ROOT)
-		return core_lookup(srv, pfs_root_ino(srv->fs), ".", e);
-	entry_from_syn(srv, n, e);
+	pmemfs_entry_from_attr(srv, &attr, e);
 	return 0;
 }
 
 static int node_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
 		       struct fuse_entry_param *e)
 {
-	if (ino_is_syn(parent))
+	if (syn_ino(parent))
 		return syn_lookup(srv, parent, name, e);
 	return core_lookup(srv, parent, name, e);
 }
 
 static int node_getattr(struct pmemfs_server *srv, fuse_ino_t ino, struct stat *st)
 {
-	const struct syn_node *n;
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(ino)) {
-		n = syn_find(ino);
-		if (!n)
-			return -ESTALE;
-		syn_stat(srv, n, st);
-		return 0;
-	}
+	if (syn_ino(ino))
+		return syn_getattr(srv, ino, st);
 	rc = pfs_getattr(srv->fs, ino, &attr);
 	if (rc)
 		return rc;
@@ -371,7 +216,7 @@ static void pmemfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void pmemfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (!ino_is_syn(ino))
+	if (!syn_ino(ino))
 		pfs_forget(srv_of(req)->fs, ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -382,7 +227,7 @@ static void pmemfs_forget_multi(fuse_req_t req, size_t count,
 	struct pmemfs_server *srv = srv_of(req);
 
 	for (size_t i = 0; i < count; i++)
-		if (!ino_is_syn(forgets[i].ino))
+		if (!syn_ino(forgets[i].ino))
 			pfs_forget(srv->fs, forgets[i].ino, forgets[i].nlookup);
 	fuse_reply_none(req);
 }
@@ -455,8 +300,8 @@ static void pmemfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int 
 	int rc;
 
 	(void)fi;
-	if (ino_is_syn(ino)) {
-		fuse_reply_err(req, syn_find(ino) ? SYN_EWRITE : ESTALE);
+	if (syn_ino(ino)) {
+		syn_setattr(req, ino, to_set);
 		return;
 	}
 	if (st->st_size < 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
@@ -478,8 +323,8 @@ static void pmemfs_readlink(fuse_req_t req, fuse_ino_t ino)
 	char target[PATH_MAX + 1];
 	int rc;
 
-	if (ino_is_syn(ino)) {
-		fuse_reply_err(req, syn_find(ino) ? EINVAL : ESTALE);
+	if (syn_ino(ino)) {
+		syn_readlink(req, ino);
 		return;
 	}
 	target[PATH_MAX] = '\0';
@@ -498,8 +343,8 @@ static void pmemfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(parent)) {
-		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+	if (syn_ino(parent)) {
+		fuse_reply_err(req, -syn_modify_err(srv_of(req), parent, NULL));
 		return;
 	}
 	cred_from_req(req, &cred);
@@ -513,8 +358,8 @@ static void pmemfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(parent)) {
-		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+	if (syn_ino(parent)) {
+		fuse_reply_err(req, -syn_modify_err(srv_of(req), parent, NULL));
 		return;
 	}
 	cred_from_req(req, &cred);
@@ -529,8 +374,8 @@ static void pmemfs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(parent)) {
-		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+	if (syn_ino(parent)) {
+		fuse_reply_err(req, -syn_modify_err(srv_of(req), parent, NULL));
 		return;
 	}
 	cred_from_req(req, &cred);
@@ -544,12 +389,12 @@ static void pmemfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(ino)) {
-		fuse_reply_err(req, syn_find(ino) ? EPERM : ESTALE);
+	if (syn_ino(ino)) {
+		fuse_reply_err(req, -syn_refuse(srv_of(req), ino, EPERM));
 		return;
 	}
-	if (ino_is_syn(newparent)) {
-		fuse_reply_err(req, -syn_modify_err(newparent, NULL));
+	if (syn_ino(newparent)) {
+		fuse_reply_err(req, -syn_modify_err(srv_of(req), newparent, NULL));
 		return;
 	}
 	rc = pfs_link(srv_of(req)->fs, ino, newparent, newname, &attr);
@@ -560,8 +405,8 @@ static void pmemfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int rc;
 
-	if (ino_is_syn(parent))
-		rc = syn_modify_err(parent, name);
+	if (syn_ino(parent))
+		rc = syn_modify_err(srv_of(req), parent, name);
 	else
 		rc = pfs_unlink(srv_of(req)->fs, parent, name);
 	fuse_reply_err(req, -rc);
@@ -571,8 +416,8 @@ static void pmemfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	int rc;
 
-	if (ino_is_syn(parent))
-		rc = syn_modify_err(parent, name);
+	if (syn_ino(parent))
+		rc = syn_modify_err(srv_of(req), parent, name);
 	else
 		rc = pfs_rmdir(srv_of(req)->fs, parent, name);
 	fuse_reply_err(req, -rc);
@@ -597,10 +442,10 @@ static void pmemfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	rc = rename_flags(flags, &pflags);
-	if (rc == 0 && ino_is_syn(parent))
-		rc = syn_modify_err(parent, name);
-	else if (rc == 0 && ino_is_syn(newparent))
-		rc = syn_modify_err(newparent, NULL);
+	if (rc == 0 && syn_ino(parent))
+		rc = syn_modify_err(srv_of(req), parent, name);
+	else if (rc == 0 && syn_ino(newparent))
+		rc = syn_modify_err(srv_of(req), newparent, NULL);
 	else if (rc == 0)
 		rc = pfs_rename(srv_of(req)->fs, parent, name, newparent, newname, pflags);
 	fuse_reply_err(req, -rc);
@@ -625,8 +470,8 @@ static void pmemfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct pmemfs_server *srv = srv_of(req);
 	int rc;
 
-	if (ino_is_syn(ino)) {
-		fuse_reply_err(req, syn_find(ino) ? EISDIR : ESTALE);
+	if (syn_ino(ino)) {
+		syn_open(req, ino, fi);
 		return;
 	}
 	rc = pfs_open(srv->fs, ino, fi->flags);
@@ -648,8 +493,8 @@ static void pmemfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct pfs_attr attr;
 	int rc;
 
-	if (ino_is_syn(parent)) {
-		fuse_reply_err(req, -syn_modify_err(parent, NULL));
+	if (syn_ino(parent)) {
+		fuse_reply_err(req, -syn_modify_err(srv_of(req), parent, NULL));
 		return;
 	}
 	cred_from_req(req, &cred);
@@ -661,7 +506,7 @@ static void pmemfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc)
 		goto out_forget;
 	open_flags(srv, fi);
-	entry_from_attr(srv, &attr, &e);
+	pmemfs_entry_from_attr(srv, &attr, &e);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		pfs_release(srv->fs, attr.ino);
 		pfs_forget(srv->fs, attr.ino, 1);
@@ -697,8 +542,12 @@ static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int rc;
 
 	(void)fi;
-	if (ino_is_syn(ino)) {
-		fuse_reply_err(req, syn_find(ino) ? EISDIR : ESTALE);
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (syn_ino(ino)) {
+		syn_read(req, ino, size, off);
 		return;
 	}
 	if (off < 0) {
@@ -771,17 +620,23 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	size_t written = 0;
 	int cnt, rc;
 
-	if (ino_is_syn(ino) || off < 0) {
-		fuse_reply_err(req, ino_is_syn(ino) ? EBADF : EINVAL);
+	if (off < 0) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	cnt = bufvec_to_iov(bufv, iov, WRITE_IOV_MAX);
+	cnt = syn_ino(ino) ? -1 : bufvec_to_iov(bufv, iov, WRITE_IOV_MAX);
 	if (cnt < 0) {
 		rc = bufvec_bounce(bufv, &iov[0]);
 		if (rc)
 			goto out;
 		bounce = iov[0].iov_base;
 		cnt = 1;
+	}
+	if (syn_ino(ino)) {
+		/* a control file: one command per write, replied to by syn_write */
+		syn_write(req, ino, iov[0].iov_base, iov[0].iov_len);
+		free(bounce);
+		return;
 	}
 	rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
 out:
@@ -802,7 +657,7 @@ static void pmemfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 static void pmemfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	if (!ino_is_syn(ino))
+	if (!syn_ino(ino))
 		pfs_release(srv_of(req)->fs, ino);
 	fuse_reply_err(req, 0);
 }
@@ -813,7 +668,7 @@ static void pmemfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int rc = 0;
 
 	(void)fi;
-	if (!ino_is_syn(ino))
+	if (!syn_ino(ino))
 		rc = pfs_fsync(srv_of(req)->fs, ino, datasync != 0);
 	fuse_reply_err(req, -rc);
 }
@@ -843,7 +698,7 @@ static void pmemfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off
 
 	(void)fi;
 	rc = falloc_mode(mode, &pmode);
-	if (rc == 0 && ino_is_syn(ino))
+	if (rc == 0 && syn_ino(ino))
 		rc = -EBADF;
 	else if (rc == 0 && (offset < 0 || length <= 0))
 		rc = -EINVAL;
@@ -865,7 +720,7 @@ static void pmemfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		fuse_reply_lseek(req, off);
 		return;
 	}
-	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || ino_is_syn(ino)) {
+	if ((whence != SEEK_DATA && whence != SEEK_HOLE) || syn_ino(ino)) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
@@ -882,22 +737,6 @@ static void pmemfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 }
 
 /* ---- directories ---- */
-
-/*
- * A reply buffer being filled. For readdirplus, refs[] remembers which core
- * ids in the buffer carry a reference, so an undeliverable reply can give
- * them back.
- */
-struct dirbuf {
-	fuse_req_t req;
-	struct pmemfs_server *srv;
-	fuse_ino_t dir;
-	bool plus;
-	char *buf;
-	size_t size, used;
-	uint64_t *refs;
-	size_t nrefs, maxrefs;
-};
 
 /* A fuse_direntplus is at least 128 bytes of entry_out plus the dirent. */
 #define DIRENTPLUS_MIN 128
@@ -932,7 +771,7 @@ static void dirbuf_free(struct dirbuf *db)
 }
 
 /* Adds one entry; false when it does not fit (the caller keeps any reference). */
-static bool dirbuf_add(struct dirbuf *db, const char *name,
+bool pmemfs_dirbuf_add(struct dirbuf *db, const char *name,
 		       const struct fuse_entry_param *e, off_t next)
 {
 	size_t room = db->size - db->used;
@@ -975,15 +814,15 @@ static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
 	bool dots = name_is_dot(name) || name_is_dotdot(name);
 	struct fuse_entry_param e;
 
-	entry_from_attr(db->srv, attr, &e);
+	pmemfs_entry_from_attr(db->srv, attr, &e);
 	if (dots) {
 		e.ino = 0;
 		if (name_is_dotdot(name) && db->dir == pfs_root_ino(db->srv->fs))
-			e.attr.st_ino = SYN_ROOT;
+			e.attr.st_ino = FUSE_ROOT_ID;
 	}
 	if (!db->plus)
 		e.ino = 0;
-	if (dirbuf_add(db, name, &e, (off_t)next_cookie))
+	if (pmemfs_dirbuf_add(db, name, &e, (off_t)next_cookie))
 		return 0;
 	if (e.ino != 0)
 		pfs_forget(db->srv->fs, e.ino, 1);
@@ -1004,50 +843,6 @@ static int core_readdir(struct dirbuf *db, off_t off)
 	return db->used > 0 ? 0 : rc;
 }
 
-/* The idx-th entry of a synthetic directory: ".", "..", then children. */
-static const struct syn_node *syn_dirent(const struct syn_node *d, size_t idx,
-					 const char **name)
-{
-	const struct syn_node *n;
-
-	if (idx == 0) {
-		*name = ".";
-		return d;
-	}
-	if (idx == 1) {
-		*name = "..";
-		return syn_find(d->parent);
-	}
-	n = syn_child_at(d->ino, idx - 2);
-	if (n)
-		*name = n->name;
-	return n;
-}
-
-/* Synthetic entries never carry a reference: node id 0, d_ino and d_type only. */
-static int syn_readdir(struct dirbuf *db, off_t off)
-{
-	const struct syn_node *d = syn_find(db->dir);
-	const struct syn_node *n;
-	struct fuse_entry_param e;
-	const char *name = NULL;
-
-	if (!d)
-		return -ESTALE;
-	if (!S_ISDIR(d->mode))
-		return -ENOTDIR;
-	if (off < 0)
-		return -EINVAL;
-	for (size_t i = (size_t)off; (n = syn_dirent(d, i, &name)) != NULL; i++) {
-		memset(&e, 0, sizeof(e));
-		e.attr.st_ino = syn_node_ino(db->srv, n);
-		e.attr.st_mode = n->mode;
-		if (!dirbuf_add(db, name, &e, (off_t)(i + 1)))
-			break;
-	}
-	return 0;
-}
-
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct dirbuf db;
@@ -1058,7 +853,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rc = ino_is_syn(ino) ? syn_readdir(&db, off) : core_readdir(&db, off);
+	rc = syn_ino(ino) ? syn_readdir(&db, off) : core_readdir(&db, off);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -1068,14 +863,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 
 static void pmemfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	const struct syn_node *d;
+	int rc = syn_ino(ino) ? syn_opendir(srv_of(req), ino) : 0;
 
-	if (ino_is_syn(ino)) {
-		d = syn_find(ino);
-		if (!d || !S_ISDIR(d->mode)) {
-			fuse_reply_err(req, d ? ENOTDIR : ESTALE);
-			return;
-		}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
 	}
 	fi->fh = 0;
 	fuse_reply_open(req, fi);
@@ -1144,7 +936,7 @@ static void pmemfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int rc;
 
 	rc = xattr_flags(flags, &pflags);
-	if (rc == 0 && ino_is_syn(ino))
+	if (rc == 0 && syn_ino(ino))
 		rc = -ENOTSUP;
 	else if (rc == 0)
 		rc = pfs_setxattr(srv_of(req)->fs, ino, name, value, size, pflags);
@@ -1169,7 +961,7 @@ static void pmemfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 	size_t len = 0;
 	int rc;
 
-	if (ino_is_syn(ino)) {
+	if (syn_ino(ino)) {
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
@@ -1188,7 +980,7 @@ static void pmemfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t len = 0;
 	int rc;
 
-	if (ino_is_syn(ino)) {
+	if (syn_ino(ino)) {
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
@@ -1205,7 +997,7 @@ static void pmemfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	int rc;
 
-	if (ino_is_syn(ino))
+	if (syn_ino(ino))
 		rc = -ENOTSUP;
 	else
 		rc = pfs_removexattr(srv_of(req)->fs, ino, name);

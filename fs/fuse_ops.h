@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "pmemfs/pmemfs.h"
 
 /*
@@ -31,7 +32,46 @@ struct pmemfs_server {
 	struct timespec mount_time;    /* times of the synthetic nodes */
 	double cache_timeout;          /* entry and attr timeout, seconds */
 	bool direct_io;                /* FOPEN_DIRECT_IO on every open */
+	struct pfs_ctl *ctl;           /* the topology tree (regions/, ...) */
 };
+
+/*
+ * A reply buffer being filled. For readdirplus, refs[] remembers which core
+ * ids in the buffer carry a reference, so an undeliverable reply can give
+ * them back.
+ */
+struct dirbuf {
+	fuse_req_t req;
+	struct pmemfs_server *srv;
+	fuse_ino_t dir;
+	bool plus;
+	char *buf;
+	size_t size, used;
+	uint64_t *refs;
+	size_t nrefs, maxrefs;
+};
+
+/* fuse_ops.c, shared with fuse_syn.c */
+void pmemfs_entry_from_attr(const struct pmemfs_server *srv, const struct pfs_attr *a,
+			    struct fuse_entry_param *e);
+/* Adds one entry; false when it does not fit (the caller keeps any reference). */
+bool pmemfs_dirbuf_add(struct dirbuf *db, const char *name, const struct fuse_entry_param *e,
+		       off_t next);
+
+/* fuse_syn.c: the root and the topology tree (node ids below 2^32) */
+bool syn_ino(fuse_ino_t ino);
+int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
+	       struct fuse_entry_param *e);
+int syn_getattr(struct pmemfs_server *srv, fuse_ino_t ino, struct stat *st);
+int syn_refuse(struct pmemfs_server *srv, fuse_ino_t ino, int err);
+int syn_modify_err(struct pmemfs_server *srv, fuse_ino_t dir, const char *name);
+int syn_readdir(struct dirbuf *db, off_t off);
+int syn_opendir(struct pmemfs_server *srv, fuse_ino_t ino);
+void syn_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void syn_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+void syn_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size);
+void syn_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
+void syn_readlink(fuse_req_t req, fuse_ino_t ino);
 
 extern const struct fuse_lowlevel_ops pmemfs_ll_ops;
 

@@ -210,6 +210,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 {
 	const struct pfs_device_info *info;
 	struct pfs_device *dev;
+	struct nd_backend be;
 	int rc;
 
 	rc = pfs_device_open(cli->device, cli->readonly, &dev);
@@ -226,6 +227,14 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	info = pfs_fs_device_info(srv->fs);
 	pfs_log(PFS_LOG_INFO, "mapped %s: %zu bytes, real pmem: %s", cli->device,
 		info->size, info->is_pmem ? "yes" : "no");
+	nd_ndctl_backend(&be);
+	rc = pfs_ctl_new(&be, cli->device, &srv->ctl);
+	if (rc) {
+		fprintf(stderr, "pmemfs: cannot set up the topology tree: %s\n", strerror(-rc));
+		pfs_unmount(srv->fs);
+		pfs_device_close(dev);
+		return rc;
+	}
 	clock_gettime(CLOCK_REALTIME, &srv->mount_time);
 	srv->cache_timeout = cli->cache_timeout;
 	srv->direct_io = cli->direct_io;
@@ -235,6 +244,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 
 static void server_close(struct pmemfs_server *srv, struct pfs_device *dev)
 {
+	pfs_ctl_free(srv->ctl);
 	pfs_unmount(srv->fs);
 	pfs_device_close(dev);
 }

@@ -11,9 +11,18 @@ SRC=$SCRATCH/src
 require "mkfs.pmemfs makes a 256 MiB image" pfs_mkfs
 require "pmemfs mounts the image" pfs_mount
 
-check_out "the root holds exactly dimms namespaces pools regions" \
-	"dimms namespaces pools regions" bash -c 'ls -A "$1" | xargs' _ "$MNT"
+check_out "the root holds exactly dimms namespaces pools regions topology.json" \
+	"dimms namespaces pools regions topology.json" bash -c 'ls -A "$1" | xargs' _ "$MNT"
 check "pools/ is a directory" test -d "$P"
+if ! ls /sys/bus/nd/devices/region* >/dev/null 2>&1; then
+	# no nvdimm bus here: the topology directories are present and empty
+	check_out "regions/ is empty without an nvdimm bus" "" ls -A "$MNT/regions"
+	check_out "namespaces/ is empty too" "" ls -A "$MNT/namespaces"
+	check_out "dimms/ is empty too" "" ls -A "$MNT/dimms"
+	check "topology.json says so in JSON" \
+		grep -qz '"dimms":\[\s*\],\s*"regions":\[\s*\]' "$MNT/topology.json"
+fi
+check_err "a file cannot be created beside pools/" "Permission denied" touch "$MNT/x"
 
 random_file "$SRC" $((4 * 1024 * 1024 + 123))
 want=$(sha "$SRC")
