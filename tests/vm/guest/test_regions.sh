@@ -62,8 +62,9 @@ check_out "dimms/ lists both DIMMs" "$(nd_list -D | jq -r '.[].dev' | sort | xar
 	bash -c 'ls "$1" | xargs' _ "$T/dimms"
 check_out "dimms/$LABELLED/id agrees with ndctl" \
 	"$(nd_list -D -d "$LABELLED" | jq -r '.[0].id')" rd "$T/dimms/$LABELLED/id"
-check_out "dimms/$LABELLED/handle agrees with ndctl" \
-	"$(nd_list -D -d "$LABELLED" | jq -r '.[0].handle')" rd "$T/dimms/$LABELLED/handle"
+check_out "dimms/$LABELLED/handle agrees with ndctl (hex, as ndctl -u prints it)" \
+	"$(printf '%#x' "$(nd_list -D -d "$LABELLED" | jq -r '.[0].handle')")" \
+	rd "$T/dimms/$LABELLED/handle"
 check "topology.json is JSON with both regions" \
 	jq -e '(.regions | length) == 2 and (.dimms | length) == 2' "$T/topology.json"
 check "topology.json agrees with ndctl on region sizes" \
