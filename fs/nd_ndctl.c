@@ -598,8 +598,11 @@ static int snap_fill(struct nd_call *c, struct nd_topo *t, size_t nregions, size
 			snap_dimm(dimm, &t->dimms[t->ndimms++]);
 		}
 	}
-	qsort(t->regions, t->nregions, sizeof(*t->regions), region_cmp);
-	qsort(t->dimms, t->ndimms, sizeof(*t->dimms), dimm_cmp);
+	/* no bus: nothing was allocated, and qsort may not see NULL */
+	if (t->nregions)
+		qsort(t->regions, t->nregions, sizeof(*t->regions), region_cmp);
+	if (t->ndimms)
+		qsort(t->dimms, t->ndimms, sizeof(*t->dimms), dimm_cmp);
 	return 0;
 }
 
