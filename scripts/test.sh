@@ -15,6 +15,12 @@ cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 
+# Emulated images live in tmpfs, like DRAM emulating pmem: on a disk-backed
+# file every fence is an msync that waits for the disk (tens of ms each).
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	export TMPDIR=/dev/shm
+fi
+
 PASSED=0
 FAILED=0
 SKIPPED=0
