@@ -325,10 +325,13 @@ int pfs_statfs(struct pfs_fs *fs, struct statvfs *out)
 	out->f_bsize = PFS_BLOCK_SIZE;
 	out->f_frsize = PFS_BLOCK_SIZE;
 	out->f_blocks = fs->sb.data_blocks;
-	out->f_bfree = __atomic_load_n(&fs->state->free_blocks, __ATOMIC_RELAXED);
+	/* the counts change in transactions, under the exclusive lock */
+	pthread_rwlock_rdlock(&fs->lock);
+	out->f_bfree = fs->state->free_blocks;
+	out->f_ffree = fs->state->free_inodes;
+	pthread_rwlock_unlock(&fs->lock);
 	out->f_bavail = out->f_bfree;
 	out->f_files = fs->sb.inode_count - PFS_FIRST_FREE_SLOT + 1;
-	out->f_ffree = __atomic_load_n(&fs->state->free_inodes, __ATOMIC_RELAXED);
 	out->f_favail = out->f_ffree;
 	memcpy(&out->f_fsid, fs->sb.uuid, sizeof(out->f_fsid));
 	out->f_namemax = PFS_NAME_MAX;

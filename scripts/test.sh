@@ -6,7 +6,8 @@
 #   2. build with ASan+UBSan in build-asan/ and run every suite again but the
 #      QEMU guest's (tests/vm boots a kernel under TCG: minutes, not checks
 #      of our code that the first phase has not made);
-#   3. run the integration suite of build/ again with PMEM_IS_PMEM_FORCE=1,
+#   3. build with ThreadSanitizer in build-tsan/ and run the concurrency test;
+#   4. run the integration suite of build/ again with PMEM_IS_PMEM_FORCE=1,
 #      so libpmem takes its real-pmem paths (flush instructions, no msync).
 # Every phase runs even if an earlier one failed; the exit status is non-zero
 # if any failed. The last line sums up meson's results over all phases.
@@ -75,6 +76,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	phase "ASan+UBSan build, all suites but the VM's" build-asan -- \
 	-Db_sanitize=address,undefined -Db_lundef=false -- --no-suite vm
+# Concurrency under ThreadSanitizer: the many-clients test against a TSan
+# build of the server (races are errors: halt_on_error).
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	phase "ThreadSanitizer build, concurrency test" build-tsan -- \
+	-Db_sanitize=thread -Db_lundef=false -- test_concurrency
 # The build/ phase above already configured and built; this only reruns.
 PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- -- --suite integration
 
