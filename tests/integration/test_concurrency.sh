@@ -30,12 +30,12 @@ load() {
 	mkdir -p "$d/fio" "$d/sng" "$d/mt"
 	LOAD_PIDS=()
 	fio --name=randrw --directory="$d/fio" --rw=randrw --bs=4k --size=16M \
-		--numjobs=2 --ioengine=psync --verify=crc32c --verify_fatal=1 \
+		--numjobs=2 --ioengine=psync --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
 		--time_based --runtime="$SECS" --group_reporting \
 		--output="$SCRATCH/fio.out" >/dev/null 2>&1 &
 	LOAD_PIDS+=($!)
 	fio --name=append --directory="$d/fio" --rw=write --bs=64k --size=24M \
-		--ioengine=psync --verify=crc32c --verify_fatal=1 --fdatasync=8 \
+		--ioengine=psync --verify=crc32c --verify_fatal=1 --verify_state_save=0 --fdatasync=8 \
 		--output="$SCRATCH/fio-append.out" >/dev/null 2>&1 &
 	LOAD_PIDS+=($!)
 	stress-ng --temp-path "$d/sng" "${STRESSORS[@]}" --timeout "${SECS}s" \
