@@ -43,14 +43,23 @@ BUILD_DIR=$(realpath "$BUILD_DIR") || exit 1
 case "$BUILD_DIR$SCRIPT" in
 *[[:space:]]*) echo "runvm: paths with spaces are not supported" >&2; exit 2 ;;
 esac
-# The guest mounts fresh tmpfs on these: it cannot see what the host has there.
-for p in "$BUILD_DIR" "$SCRIPT" "$HERE"; do
-	case $p in
-	/tmp/* | /run/* | /mnt/* | /var/tmp/*)
-		echo "runvm: $p is hidden from the guest (tmpfs on /tmp, /run, /mnt, /var/tmp)" >&2
-		exit 2
-		;;
+# The guest mounts fresh tmpfs on /tmp, /run, /mnt and /var/tmp, hiding what
+# the host has there. A checkout or script under them (a CI clone in /tmp)
+# comes along as an extra read-only share, mounted at the same path.
+hidden() {
+	case $1 in
+	/tmp/* | /run/* | /mnt/* | /var/tmp/*) return 0 ;;
+	*) return 1 ;;
 	esac
+}
+EXTRA=()
+for p in "$(realpath "$HERE/../..")" "$BUILD_DIR" "$(dirname "$SCRIPT")"; do
+	hidden "$p" || continue
+	covered=0
+	for e in "${EXTRA[@]}"; do
+		case $p/ in "$e"/*) covered=1 ;; esac
+	done
+	[ "$covered" = 1 ] || EXTRA+=("$p")
 done
 
 NAME=${NAME:-$(basename "$SCRIPT" .sh)}
@@ -96,6 +105,11 @@ machine=pc,accel=${ACCEL:-tcg}
 append="console=ttyS0 panic=-1 quiet loglevel=4 lpj=10000000"
 append+=" vmshare=$SHARE vminit=$HERE/guest-init.sh vmout=$OUT vmscript=$SCRIPT"
 append+=" vmprofile=${PROFILE:-none} BUILD_DIR=$BUILD_DIR ${APPEND_EXTRA:-}"
+extra_args=()
+for i in "${!EXTRA[@]}"; do
+	append+=" vmextra$i=${EXTRA[$i]}"
+	extra_args+=(-virtfs "local,path=${EXTRA[$i]},mount_tag=extra$i,security_model=none,readonly=on,multidevs=remap")
+done
 # The sanitizers' and libpmem's settings reach the guest script the same way.
 for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS PMEM_IS_PMEM_FORCE; do
 	val=${!v:-}
@@ -112,6 +126,7 @@ qemu=(
 	-kernel "$KERNEL" -initrd "$INITRD" -append "$append"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 	-virtfs "local,path=$SHARE,mount_tag=vmshare,security_model=none,multidevs=remap"
+	"${extra_args[@]}"
 	-device isa-debug-exit,iobase=0xf4,iosize=4
 	-nodefaults -no-reboot -display none -vga none -monitor none
 	-serial stdio
