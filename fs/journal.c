@@ -115,10 +115,10 @@ static int rollback(struct pfs_fs *fs, unsigned *nrecs)
 		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
 
 		if (!jrec_target_ok(fs, r)) {
+			rc = pfs_corrupt(fs, "journal record at %llu targets offset %llu",
+					 (unsigned long long)pos[i], (unsigned long long)r->off);
 			free(pos);
-			return pfs_corrupt(fs, "journal record at %llu targets offset %llu",
-					   (unsigned long long)pos[i],
-					   (unsigned long long)r->off);
+			return rc;
 		}
 	}
 	for (size_t i = n; i-- > 0;) {
@@ -176,6 +176,10 @@ int pfs_tx_begin(struct pfs_fs *fs, struct pfs_tx **out)
 		return -EROFS;
 	pthread_mutex_lock(&fs->tx_lock);
 	tx->seq = fs->jhdr->active_seq;
+	if (++tx->tag == 0) {
+		memset(tx->line_seq, 0, tx->lines_cap * sizeof(*tx->line_seq));
+		tx->tag = 1;
+	}
 	tx->pos = sizeof(struct pfs_jhdr_pm);
 	tx->lines_used = 0;
 	tx->nfree = 0;
@@ -203,13 +207,13 @@ static int lines_grow(struct pfs_tx *tx)
 	for (size_t i = 0; i < tx->lines_cap; i++) {
 		uint64_t h;
 
-		if (tx->line_seq[i] != tx->seq)
+		if (tx->line_seq[i] != tx->tag)
 			continue;
 		h = line_hash(tx->lines[i], ncap);
-		while (ns[h] == tx->seq)
+		while (ns[h] == tx->tag)
 			h = (h + 1) & (ncap - 1);
 		nl[h] = tx->lines[i];
-		ns[h] = tx->seq;
+		ns[h] = tx->tag;
 	}
 	free(tx->lines);
 	free(tx->line_seq);
@@ -231,13 +235,13 @@ static int line_mark(struct pfs_tx *tx, uint64_t line)
 			return rc;
 	}
 	h = line_hash(line, tx->lines_cap);
-	while (tx->line_seq[h] == tx->seq) {
+	while (tx->line_seq[h] == tx->tag) {
 		if (tx->lines[h] == line)
 			return 1;
 		h = (h + 1) & (tx->lines_cap - 1);
 	}
 	tx->lines[h] = line;
-	tx->line_seq[h] = tx->seq;
+	tx->line_seq[h] = tx->tag;
 	tx->lines_used++;
 	return 0;
 }
@@ -357,9 +361,7 @@ static int apply_frees(struct pfs_tx *tx)
 
 static void tx_finish(struct pfs_tx *tx)
 {
-	/* line marks are tagged with seq: never let a later tx inherit them */
-	if (tx->lines_used && tx->fs->jhdr->active_seq == tx->seq)
-		advance_seq(tx->fs);
+	/* line marks carry tx->tag, so the next transaction starts with none */
 	tx->active = false;
 	tx->seq = 0;
 	pthread_mutex_unlock(&tx->fs->tx_lock);

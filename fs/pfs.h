@@ -63,7 +63,12 @@ struct pfs_tx {
 	struct pfs_fs *fs;
 	uint64_t seq;
 	uint64_t pos;                  /* next record, bytes from the journal start */
-	/* cache lines already snapshotted in this tx: open addressing, tagged by seq */
+	/*
+	 * cache lines already snapshotted in this tx: open addressing, tagged by
+	 * tag, a DRAM count of transactions (never 0, the tag of an empty slot;
+	 * never the media's seq, which may be anything, 0 included)
+	 */
+	uint64_t tag;
 	uint64_t *lines;
 	uint64_t *line_seq;
 	size_t lines_cap;

@@ -19,9 +19,18 @@ void pfs_super_seal(struct pfs_super_pm *sb)
 	sb->csum = pfs_crc32c(0, sb, offsetof(struct pfs_super_pm, csum));
 }
 
+/* Written so that no sum can wrap: every field comes from the media. */
 static bool area_ok(uint64_t start, uint64_t len, uint64_t next, uint64_t total)
 {
-	return len > 0 && start + len <= total && start + len <= next;
+	return len > 0 && start <= total && len <= total - start && start + len <= next;
+}
+
+/* nbits bits fit in blocks bitmap blocks (no multiplication to overflow). */
+static bool bits_fit(uint64_t nbits, uint64_t blocks)
+{
+	const uint64_t per = PFS_BLOCK_SIZE * 8ull;
+
+	return nbits / per + (nbits % per != 0) <= blocks;
 }
 
 int pfs_super_validate(const struct pfs_super_pm *sb, size_t dev_size, const char **why)
@@ -46,11 +55,12 @@ int pfs_super_validate(const struct pfs_super_pm *sb, size_t dev_size, const cha
 	    !area_ok(sb->ibitmap_start, sb->ibitmap_blocks, sb->bbitmap_start, sb->total_blocks) ||
 	    !area_ok(sb->bbitmap_start, sb->bbitmap_blocks, sb->itable_start, sb->total_blocks) ||
 	    !area_ok(sb->itable_start, sb->itable_blocks, sb->data_start, sb->total_blocks) ||
-	    sb->data_start + sb->data_blocks != sb->total_blocks ||
-	    sb->inode_count > sb->itable_blocks * PFS_INODES_PER_BLOCK ||
-	    sb->inode_count > sb->ibitmap_blocks * PFS_BLOCK_SIZE * 8ull ||
+	    sb->data_start > sb->total_blocks ||
+	    sb->data_blocks != sb->total_blocks - sb->data_start ||
 	    sb->inode_count <= PFS_ROOT_SLOT || sb->inode_count > 0xffffffffull ||
-	    sb->data_blocks > sb->bbitmap_blocks * PFS_BLOCK_SIZE * 8ull) {
+	    sb->inode_count > sb->itable_blocks * PFS_INODES_PER_BLOCK ||
+	    !bits_fit(sb->inode_count, sb->ibitmap_blocks) ||
+	    !bits_fit(sb->data_blocks, sb->bbitmap_blocks)) {
 		*why = "superblock geometry is inconsistent";
 		return -EUCLEAN;
 	}

@@ -60,10 +60,13 @@ typedef int (*xent_fn)(void *arg, const struct pfs_xattr_ent_pm *e);
 
 static int xforeach(const struct pfs_xattr_hdr_pm *h, xent_fn fn, void *arg)
 {
-	const char *p = (const char *)(h + 1);
+	const char *p;
 	uint32_t off = 0;
 
-	for (uint32_t i = 0; h && i < h->count; i++) {
+	if (!h)
+		return 0;
+	p = (const char *)(h + 1);
+	for (uint32_t i = 0; i < h->count; i++) {
 		const struct pfs_xattr_ent_pm *e = (const void *)(p + off);
 		int rc = fn(arg, e);
 

@@ -13,12 +13,14 @@ PKGS=(
 	e2fsprogs util-linux coreutils procps
 	qemu-system-x86 linux-image-amd64 busybox-static ndctl daxctl jq
 	cpio kmod xz-utils
+	clang libclang-rt-14-dev
 )
 # libc6-dev: gcc only recommends it, and we install without recommends.
 # procps: pgrep, used by the integration tests to find stray servers.
 # qemu-system-x86 .. xz-utils: the VM tests (tests/vm/): QEMU boots
 # linux-image-amd64 with a busybox-static initramfs (cpio; modprobe from kmod;
 # xz to unpack vmlinux); ndctl, daxctl and jq run inside the guest.
+# clang, libclang-rt-14-dev: the libFuzzer harnesses (tests/fuzz/run.sh).
 
 all_installed() {
 	local status

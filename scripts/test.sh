@@ -75,7 +75,7 @@ phase "build, all suites" build -- --
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	phase "ASan+UBSan build, all suites but the VM's" build-asan -- \
-	-Db_sanitize=address,undefined -Db_lundef=false -- --no-suite vm
+	-Db_sanitize=address,undefined -Db_lundef=false -- --no-suite vm --no-suite fuzz
 # Concurrency under ThreadSanitizer: the many-clients test against a TSan
 # build of the server (races are errors: halt_on_error).
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
