@@ -272,6 +272,31 @@ int ctl_resolve(const struct nd_topo *t, const char *path, struct ctl_node *n)
 	return -ENOENT;
 }
 
+/*
+ * The frame of every call on an existing node: one backend user at a time, a
+ * fresh snapshot, the node resolved in it, fn, the snapshot freed.
+ */
+int ctl_with_node(struct pfs_ctl *ctl, uint64_t id, ctl_node_fn fn, void *arg)
+{
+	const char *path;
+	struct nd_topo t;
+	struct ctl_node n;
+	int rc;
+
+	pthread_mutex_lock(&ctl->lock);
+	path = ctl_path(ctl, id);
+	rc = path ? ctl_snapshot(ctl, &t) : -ESTALE;
+	if (rc)
+		goto out;
+	rc = ctl_resolve(&t, path, &n);
+	if (!rc)
+		rc = fn(ctl, &t, &n, id, path, arg);
+	nd_topo_free(&t);
+out:
+	pthread_mutex_unlock(&ctl->lock);
+	return rc;
+}
+
 /* ---- stat ---- */
 
 static uint32_t dir_nlink(const struct ctl_node *n)
@@ -355,29 +380,15 @@ out:
 	return rc;
 }
 
+static int getattr_fn(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+		      uint64_t id, const char *path, void *arg)
+{
+	return node_stat(ctl, t, n, id, arg);
+}
+
 int pfs_ctl_getattr(struct pfs_ctl *ctl, uint64_t id, struct pfs_ctl_stat *out)
 {
-	const char *path;
-	struct nd_topo t;
-	struct ctl_node n;
-	int rc;
-
-	pthread_mutex_lock(&ctl->lock);
-	path = ctl_path(ctl, id);
-	if (!path) {
-		rc = -ESTALE;
-		goto out;
-	}
-	rc = ctl_snapshot(ctl, &t);
-	if (rc)
-		goto out;
-	rc = ctl_resolve(&t, path, &n);
-	if (!rc)
-		rc = node_stat(ctl, &t, &n, id, out);
-	nd_topo_free(&t);
-out:
-	pthread_mutex_unlock(&ctl->lock);
-	return rc;
+	return ctl_with_node(ctl, id, getattr_fn, out);
 }
 
 int pfs_ctl_parent(struct pfs_ctl *ctl, uint64_t id, uint64_t *parent)
@@ -482,82 +493,65 @@ static int list_children(struct list_ctx *c, const struct ctl_node *n)
 	}
 }
 
+static int readdir_fn(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+		      uint64_t id, const char *path, void *arg)
+{
+	struct list_ctx *c = arg;
+
+	c->t = t;
+	c->dir = path;
+	return list_children(c, n);
+}
+
 int pfs_ctl_readdir(struct pfs_ctl *ctl, uint64_t id, pfs_ctl_fill_fn fill, void *arg)
 {
 	struct list_ctx c = { ctl, NULL, NULL, fill, arg };
-	struct nd_topo t;
-	struct ctl_node n;
-	int rc;
+	int rc = ctl_with_node(ctl, id, readdir_fn, &c);
 
-	pthread_mutex_lock(&ctl->lock);
-	c.dir = ctl_path(ctl, id);
-	if (!c.dir) {
-		rc = -ESTALE;
-		goto out;
-	}
-	rc = ctl_snapshot(ctl, &t);
-	if (rc)
-		goto out;
-	c.t = &t;
-	rc = ctl_resolve(&t, c.dir, &n);
-	if (!rc)
-		rc = list_children(&c, &n);
-	nd_topo_free(&t);
-out:
-	pthread_mutex_unlock(&ctl->lock);
 	return rc > 0 ? 0 : rc;
 }
 
 /* ---- reading ---- */
 
+struct read_args {
+	char **text;
+	size_t *len;
+};
+
+static int read_fn(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+		   uint64_t id, const char *path, void *arg)
+{
+	struct read_args *a = arg;
+
+	return ctl_node_text(ctl, t, n, a->text, a->len);
+}
+
 int pfs_ctl_read(struct pfs_ctl *ctl, uint64_t id, char **text, size_t *len)
 {
-	const char *path;
-	struct nd_topo t;
-	struct ctl_node n;
-	int rc;
+	struct read_args a = { text, len };
 
-	pthread_mutex_lock(&ctl->lock);
-	path = ctl_path(ctl, id);
-	if (!path) {
-		rc = -ESTALE;
-		goto out;
-	}
-	rc = ctl_snapshot(ctl, &t);
-	if (rc)
-		goto out;
-	rc = ctl_resolve(&t, path, &n);
-	if (!rc)
-		rc = ctl_node_text(ctl, &t, &n, text, len);
-	nd_topo_free(&t);
-out:
-	pthread_mutex_unlock(&ctl->lock);
-	return rc;
+	return ctl_with_node(ctl, id, read_fn, &a);
+}
+
+struct link_args {
+	char *buf;
+	size_t size;
+};
+
+static int readlink_fn(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+		       uint64_t id, const char *path, void *arg)
+{
+	struct link_args *a = arg;
+
+	if (n->type != CTL_N_NS_LINK)
+		return -EINVAL;
+	snprintf(a->buf, a->size, "../regions/region%u/ns%u", n->r->id, n->ns->id);
+	return 0;
 }
 
 int pfs_ctl_readlink(struct pfs_ctl *ctl, uint64_t id, char *buf, size_t size)
 {
-	const char *path;
-	struct nd_topo t;
-	struct ctl_node n;
-	int rc;
+	struct link_args a = { buf, size };
 
-	pthread_mutex_lock(&ctl->lock);
-	path = ctl_path(ctl, id);
-	if (!path) {
-		rc = -ESTALE;
-		goto out;
-	}
-	rc = ctl_snapshot(ctl, &t);
-	if (rc)
-		goto out;
-	rc = ctl_resolve(&t, path, &n);
-	if (!rc && n.type != CTL_N_NS_LINK)
-		rc = -EINVAL;
-	if (!rc)
-		snprintf(buf, size, "../regions/region%u/ns%u", n.r->id, n.ns->id);
-	nd_topo_free(&t);
-out:
-	pthread_mutex_unlock(&ctl->lock);
-	return rc;
+	return ctl_with_node(ctl, id, readlink_fn, &a);
 }

@@ -62,6 +62,10 @@ struct pfs_ctl {
 const char *ctl_path(struct pfs_ctl *ctl, uint64_t id);
 int ctl_snapshot(struct pfs_ctl *ctl, struct nd_topo *t);
 int ctl_resolve(const struct nd_topo *t, const char *path, struct ctl_node *n);
+typedef int (*ctl_node_fn)(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+			   uint64_t id, const char *path, void *arg);
+/* Runs fn on node id under the lock with a fresh snapshot; -ESTALE if unknown. */
+int ctl_with_node(struct pfs_ctl *ctl, uint64_t id, ctl_node_fn fn, void *arg);
 void ctl_set_msg(struct pfs_ctl *ctl, const char *dir, const char *error, const char *result);
 const char *ctl_get_msg(struct pfs_ctl *ctl, const char *dir, bool error);
 

@@ -396,34 +396,35 @@ static int write_node(struct pfs_ctl *ctl, const struct nd_topo *t, const struct
 	return n->attr->store(ctl, t, n, val, err);
 }
 
+struct write_args {
+	const char *buf;
+	size_t len;
+};
+
+/* One write, then its outcome in words: the log and the directory's files. */
+static int write_fn(struct pfs_ctl *ctl, const struct nd_topo *t, const struct ctl_node *n,
+		    uint64_t id, const char *path, void *arg)
+{
+	struct write_args *a = arg;
+	char err[ND_ERR_LEN] = "", dir[128];
+	int rc = write_node(ctl, t, n, a->buf, a->len, err);
+
+	if (rc == -EISDIR)
+		return rc;
+	ctl_node_dir(n, dir, sizeof(dir));
+	if (rc && !err[0])
+		snprintf(err, sizeof(err), "%s", strerror(-rc));
+	ctl_set_msg(ctl, dir, rc ? err : NULL, rc ? NULL : err);
+	pfs_log(rc ? PFS_LOG_ERR : PFS_LOG_INFO, "%s: %s%s%s", path, err, rc ? ": " : "",
+		rc ? strerror(-rc) : "");
+	return rc;
+}
+
 int pfs_ctl_write(struct pfs_ctl *ctl, uint64_t id, uint32_t uid, const char *buf, size_t len)
 {
-	char err[ND_ERR_LEN] = "", dir[128];
-	const char *path;
-	struct nd_topo t;
-	struct ctl_node n;
-	int rc;
+	struct write_args a = { buf, len };
 
 	if (uid != 0)
 		return -EACCES;
-	pthread_mutex_lock(&ctl->lock);
-	path = ctl_path(ctl, id);
-	rc = path ? ctl_snapshot(ctl, &t) : -ESTALE;
-	if (rc)
-		goto out;
-	rc = ctl_resolve(&t, path, &n);
-	if (!rc)
-		rc = write_node(ctl, &t, &n, buf, len, err);
-	if (rc != -ENOENT && rc != -EISDIR) {
-		ctl_node_dir(&n, dir, sizeof(dir));
-		if (rc && !err[0])
-			snprintf(err, sizeof(err), "%s", strerror(-rc));
-		ctl_set_msg(ctl, dir, rc ? err : NULL, rc ? NULL : err);
-		pfs_log(rc ? PFS_LOG_ERR : PFS_LOG_INFO, "%s: %s%s%s", path, err,
-			rc ? ": " : "", rc ? strerror(-rc) : "");
-	}
-	nd_topo_free(&t);
-out:
-	pthread_mutex_unlock(&ctl->lock);
-	return rc;
+	return ctl_with_node(ctl, id, write_fn, &a);
 }
