@@ -61,7 +61,10 @@ struct chk {
 	bool fix;                      /* repairs allowed and reach the media */
 	bool quiet;
 	pfs_check_report_fn report;
+	pfs_check_report_fn note;      /* NULL: notes go to report */
+	pfs_progress_fn progress;
 	void *arg;
+	unsigned step;                 /* progress: steps of chk_run done */
 	struct pfs_check_result *res;
 	uint64_t nwords;               /* words of the data-block bitmaps */
 	uint64_t *used;                /* blocks some inode holds */
@@ -87,8 +90,30 @@ static void say(struct chk *c, const char *obj, bool counted, bool repaired, con
 		if (repaired)
 			c->res->repaired++;
 	}
-	if (c->report)
+	if (!counted && c->note)
+		c->note(c->arg, obj, msg, false);
+	else if (c->report)
 		c->report(c->arg, obj, msg, repaired);
+}
+
+/* ---- progress: CHK_STEPS steps of CHK_UNIT units each ---- */
+
+#define CHK_STEPS 10u
+#define CHK_UNIT  1024u
+#define CHK_TICK  65536u           /* slots between reports inside a step */
+
+static void chk_progress(struct chk *c, const char *phase, uint64_t done, uint64_t total)
+{
+	uint64_t part = total ? done * CHK_UNIT / total : CHK_UNIT;
+
+	if (c->progress)
+		c->progress(c->arg, phase, c->step * CHK_UNIT + part, CHK_STEPS * CHK_UNIT);
+}
+
+static void chk_step_done(struct chk *c, const char *phase)
+{
+	chk_progress(c, phase, 1, 1);
+	c->step++;
 }
 
 /* A problem; repaired says whether it was fixed. */
@@ -607,6 +632,8 @@ static int scan_inodes(struct chk *c)
 	for (uint64_t s = PFS_ROOT_SLOT; s < fs->sb.inode_count; s++) {
 		int rc;
 
+		if (s % CHK_TICK == 0)
+			chk_progress(c, "inodes", s, fs->sb.inode_count);
 		if (!bit_test(fs->ibitmap, s))
 			continue;
 		rc = scan_inode(c, (uint32_t)s);
@@ -1006,9 +1033,12 @@ static void scan_dir(struct chk *c, uint32_t slot)
 
 static void scan_dirs(struct chk *c)
 {
-	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++) {
+		if (s % CHK_TICK == 0)
+			chk_progress(c, "directories", s, c->fs->sb.inode_count);
 		if ((c->iflags[s] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR))
 			scan_dir(c, (uint32_t)s);
+	}
 }
 
 /* ---- pass 5: bitmaps and free counts ---- */
@@ -1485,35 +1515,60 @@ static int chk_run(struct chk *c)
 	int rc;
 
 	check_supers(c);
+	chk_step_done(c, "superblocks");
 	check_journal(c);
 	check_state(c);
+	chk_step_done(c, "journal");
 	rc = chk_alloc(c);
 	if (!rc)
 		rc = scan_inodes(c);
-	if (!rc)
-		rc = find_owners(c);
 	if (rc)
 		return rc;
+	chk_step_done(c, "inodes");
+	rc = find_owners(c);
+	if (rc)
+		return rc;
+	chk_step_done(c, "shared blocks");
 	check_block_counts(c);
+	chk_step_done(c, "block counts");
 	scan_dirs(c);
+	chk_step_done(c, "directories");
 	check_inode_bitmap(c);
 	rc = check_block_bitmap(c);
 	if (rc)
 		return rc;
+	chk_step_done(c, "bitmaps");
 	check_orphans(c);
+	chk_step_done(c, "orphans");
 	check_connectivity(c);
+	chk_step_done(c, "connectivity");
 	check_links(c);
+	chk_step_done(c, "link counts");
 	return 0;
 }
 
 int pfs_check(struct pfs_device *dev, unsigned flags, pfs_check_report_fn report, void *arg,
 	      struct pfs_check_result *res)
 {
+	struct pfs_check_hooks hooks = { .report = report, .arg = arg };
+
+	return pfs_check_ex(dev, flags, &hooks, res);
+}
+
+int pfs_check_ex(struct pfs_device *dev, unsigned flags, const struct pfs_check_hooks *hooks,
+		 struct pfs_check_result *res)
+{
 	struct pfs_check_result local;
 	struct pfs_super_pm sb;
-	struct chk c = { .dev = dev, .report = report, .arg = arg };
+	struct chk c = { .dev = dev };
 	int which, rc;
 
+	if (hooks) {
+		c.report = hooks->report;
+		c.note = hooks->note;
+		c.progress = hooks->progress;
+		c.arg = hooks->arg;
+	}
 	c.res = res ? res : &local;
 	memset(c.res, 0, sizeof(*c.res));
 	c.quiet = flags & PFS_CHECK_QUIET;

@@ -99,6 +99,28 @@ static void fill_identity(struct pfs_super_pm *sb, uint64_t size, const struct p
 	sb->mkfs_time = o->mkfs_time ? o->mkfs_time : (int64_t)time(NULL);
 }
 
+#define ZERO_CHUNK (16ull << 20)
+
+/*
+ * Zeroes [off, off + len) of the device. With a progress hook it goes in
+ * chunks and reports after each; the stores are the same either way.
+ */
+static void zero_meta(struct pfs_pmem *pm, char *base, uint64_t off, uint64_t len,
+		      const struct pfs_format_opts *o)
+{
+	if (!o->progress) {
+		pfs_pm_set(pm, base + off, 0, len);
+		return;
+	}
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < ZERO_CHUNK ? len - done : ZERO_CHUNK;
+
+		pfs_pm_set(pm, base + off + done, 0, n);
+		done += n;
+		o->progress(o->progress_arg, "zeroing metadata", done, len + 1);
+	}
+}
+
 static void set_bit(uint64_t *words, uint64_t bit)
 {
 	words[bit / 64] |= 1ull << (bit % 64);
@@ -161,8 +183,8 @@ int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 	pfs_pm_set(pm, base, 0, PFS_BLOCK_SIZE * 2);
 	pfs_pm_drain(pm);
 	/* everything below the inode table: state, journal, bitmaps */
-	pfs_pm_set(pm, base + PFS_BLOCK_SIZE * PFS_STATE_BLOCK, 0,
-		   (sb.itable_start - PFS_STATE_BLOCK) << PFS_BLOCK_SHIFT);
+	zero_meta(pm, base, PFS_BLOCK_SIZE * PFS_STATE_BLOCK,
+		  (sb.itable_start - PFS_STATE_BLOCK) << PFS_BLOCK_SHIFT, opts);
 	st.free_blocks = sb.data_blocks - 1;
 	st.free_inodes = sb.inode_count - 2;
 	pfs_pm_copy(pm, base + PFS_BLOCK_SIZE * PFS_STATE_BLOCK, &st, sizeof(st));
@@ -174,6 +196,8 @@ int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 	pfs_pm_copy(pm, base + PFS_BLOCK_SIZE * PFS_SB_REPLICA_BLOCK, &sb, sizeof(sb));
 	pfs_pm_copy(pm, base, &sb, sizeof(sb));
 	pfs_pm_drain(pm);
+	if (opts->progress)
+		opts->progress(opts->progress_arg, "done", 1, 1);
 
 	if (info) {
 		info->device_size = size;

@@ -522,6 +522,7 @@ out_err:
 struct read_reply {
 	fuse_req_t req;
 	bool replied;
+	size_t bytes;
 };
 
 /* Runs under the core's inode lock: the iovecs point into the mapping. */
@@ -530,6 +531,8 @@ static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
 	struct read_reply *rr = arg;
 
 	rr->replied = true;
+	for (int i = 0; i < cnt; i++)
+		rr->bytes += iov[i].iov_len;
 	if (cnt == 0)
 		return fuse_reply_buf(rr->req, NULL, 0);
 	return fuse_reply_iov(rr->req, iov, cnt);
@@ -538,7 +541,8 @@ static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
 static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
-	struct read_reply rr = { .req = req, .replied = false };
+	struct read_reply rr = { .req = req, .replied = false, .bytes = 0 };
+	struct pmemfs_counters *cnt = &srv_of(req)->count;
 	int rc;
 
 	(void)fi;
@@ -555,6 +559,8 @@ static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	rc = pfs_read(srv_of(req)->fs, ino, (uint64_t)off, size, read_reply_iov, &rr);
+	pmemfs_count(&cnt->reads, 1);
+	pmemfs_count(rc ? &cnt->errors : &cnt->bytes_read, rc ? 1 : rr.bytes);
 	if (rr.replied)
 		return;
 	if (rc)
@@ -639,6 +645,8 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		return;
 	}
 	rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
+	pmemfs_count(&srv->count.writes, 1);
+	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);
 out:
 	free(bounce);
 	if (rc)
@@ -668,8 +676,10 @@ static void pmemfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	int rc = 0;
 
 	(void)fi;
-	if (!syn_ino(ino))
+	if (!syn_ino(ino)) {
 		rc = pfs_fsync(srv_of(req)->fs, ino, datasync != 0);
+		pmemfs_count(rc ? &srv_of(req)->count.errors : &srv_of(req)->count.fsyncs, 1);
+	}
 	fuse_reply_err(req, -rc);
 }
 
@@ -802,15 +812,25 @@ static void dirbuf_reply(struct dirbuf *db)
 		pfs_forget(fs, db->refs[i], 1);
 }
 
+/* pfs_readdir's callback state: the reply buffer and a reference to give back. */
+struct core_fill_ctx {
+	struct dirbuf *db;
+	uint64_t drop;                 /* core id of the entry that did not fit, or 0 */
+};
+
 /*
  * Core readdir callback. With plus the core has taken a reference on each
  * entry; "." and ".." carry none (the kernel does not count them), so they
- * go out with node id 0 and only d_ino/d_type filled in.
+ * go out with node id 0 and only d_ino/d_type filled in. The reference of
+ * an entry that does not fit is given back by core_readdir once pfs_readdir
+ * has returned: the callback runs under the core's lock, and pfs_forget may
+ * need that lock exclusively (to free an orphan whose last reference it is).
  */
 static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
 		     uint64_t next_cookie)
 {
-	struct dirbuf *db = arg;
+	struct core_fill_ctx *ctx = arg;
+	struct dirbuf *db = ctx->db;
 	bool dots = name_is_dot(name) || name_is_dotdot(name);
 	struct fuse_entry_param e;
 
@@ -824,8 +844,7 @@ static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
 		e.ino = 0;
 	if (pmemfs_dirbuf_add(db, name, &e, (off_t)next_cookie))
 		return 0;
-	if (e.ino != 0)
-		pfs_forget(db->srv->fs, e.ino, 1);
+	ctx->drop = e.ino;
 	return 1;
 }
 
@@ -835,11 +854,14 @@ static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
  */
 static int core_readdir(struct dirbuf *db, off_t off)
 {
+	struct core_fill_ctx ctx = { .db = db, .drop = 0 };
 	int rc;
 
 	if (off < 0)
 		return -EINVAL;
-	rc = pfs_readdir(db->srv->fs, db->dir, (uint64_t)off, db->plus, core_fill, db);
+	rc = pfs_readdir(db->srv->fs, db->dir, (uint64_t)off, db->plus, core_fill, &ctx);
+	if (ctx.drop != 0)
+		pfs_forget(db->srv->fs, ctx.drop, 1);
 	return db->used > 0 ? 0 : rc;
 }
 

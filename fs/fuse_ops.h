@@ -13,6 +13,7 @@
 #endif
 
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -26,14 +27,33 @@
  */
 #define PMEMFS_MAX_IO (1u << 20)
 
-/* Adapter state: one per mount, owned by main, read-only once serving. */
+/*
+ * What the status file counts: requests on pools/ files as the adapter saw
+ * them. Relaxed atomics: each is a tally, none orders anything.
+ */
+struct pmemfs_counters {
+	atomic_uint_fast64_t reads, writes, fsyncs;
+	atomic_uint_fast64_t bytes_read, bytes_written;
+	atomic_uint_fast64_t errors;   /* reads, writes and fsyncs that failed */
+};
+
+/*
+ * Adapter state: one per mount, owned by main, read-only once serving
+ * (but for the counters).
+ */
 struct pmemfs_server {
 	struct pfs_fs *fs;
 	struct timespec mount_time;    /* times of the synthetic nodes */
 	double cache_timeout;          /* entry and attr timeout, seconds */
 	bool direct_io;                /* FOPEN_DIRECT_IO on every open */
 	struct pfs_ctl *ctl;           /* the topology tree (regions/, ...) */
+	struct pmemfs_counters count;
 };
+
+static inline void pmemfs_count(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
 
 /*
  * A reply buffer being filled. For readdirplus, refs[] remembers which core
@@ -72,6 +92,9 @@ void syn_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
 void syn_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size);
 void syn_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
 void syn_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* status.c: the text of the root's status file (json: status.json), malloc'd. */
+int pmemfs_status_text(struct pmemfs_server *srv, bool json, char **text, size_t *len);
 
 extern const struct fuse_lowlevel_ops pmemfs_ll_ops;
 

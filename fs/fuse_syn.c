@@ -2,7 +2,9 @@
 /*
  * The synthetic side of the adapter: the mount's root and the topology tree
  * (fs/ctl.c) under it. Node ids below 2^32 belong here: 1 is the root, the
- * rest are the tree's path ids. "pools" in the root leads into the core.
+ * rest are the tree's path ids, but for the two status files of the root
+ * (status and status.json, rendered by status.c), whose ids are fixed.
+ * "pools" in the root leads into the core.
  *
  * These nodes are live: entry and attribute timeouts are 0 and every call
  * asks the tree again, so a namespace made or destroyed outside pmemfs shows
@@ -15,6 +17,7 @@
 #include "fuse_ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,14 +63,69 @@ static bool is_pools(fuse_ino_t parent, const char *name)
 	return parent == FUSE_ROOT_ID && strcmp(name, "pools") == 0;
 }
 
+/* ---- the status files: the root's, not the tree's ---- */
+
+/*
+ * The tree hands out ids from 1 up and stops below 2^31; the core's start at
+ * 2^32. These sit in between, so neither can ever take them.
+ */
+#define SYN_STATUS_ID      0xFFFF0001u
+#define SYN_STATUS_JSON_ID 0xFFFF0002u
+
+static const struct status_file {
+	const char *name;
+	fuse_ino_t id;
+	bool json;
+} status_files[] = {
+	{ "status", SYN_STATUS_ID, false },
+	{ "status.json", SYN_STATUS_JSON_ID, true },
+};
+
+#define NSTATUS (sizeof(status_files) / sizeof(status_files[0]))
+
+static const struct status_file *status_by_name(fuse_ino_t parent, const char *name)
+{
+	for (size_t i = 0; parent == FUSE_ROOT_ID && i < NSTATUS; i++)
+		if (strcmp(name, status_files[i].name) == 0)
+			return &status_files[i];
+	return NULL;
+}
+
+static const struct status_file *status_by_id(fuse_ino_t ino)
+{
+	for (size_t i = 0; i < NSTATUS; i++)
+		if (ino == status_files[i].id)
+			return &status_files[i];
+	return NULL;
+}
+
+/* Read-only to everyone; the size is that of the text a read would get now. */
+static int status_stat(struct pmemfs_server *srv, const struct status_file *sf,
+		       struct pfs_ctl_stat *cs)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = pmemfs_status_text(srv, sf->json, &text, &len);
+
+	free(text);
+	if (rc)
+		return rc;
+	*cs = (struct pfs_ctl_stat){ .id = sf->id, .kind = PFS_CTL_FILE, .mode = 0444,
+				     .size = len, .nlink = 1 };
+	return 0;
+}
+
 int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
 	       struct fuse_entry_param *e)
 {
+	const struct status_file *sf = status_by_name(parent, name);
 	struct pfs_ctl_stat cs;
 	struct pfs_attr attr;
 	uint64_t up;
 	int rc;
 
+	if (status_by_id(parent))
+		return -ENOTDIR;
 	if (is_pools(parent, name)) {
 		/* "." inside the core takes the lookup reference on its root */
 		rc = pfs_lookup(srv->fs, pfs_root_ino(srv->fs), ".", &attr);
@@ -75,7 +133,9 @@ int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
 			pmemfs_entry_from_attr(srv, &attr, e);
 		return rc;
 	}
-	if (strcmp(name, ".") == 0) {
+	if (sf) {
+		rc = status_stat(srv, sf, &cs);
+	} else if (strcmp(name, ".") == 0) {
 		rc = pfs_ctl_getattr(srv->ctl, parent, &cs);
 	} else if (strcmp(name, "..") == 0) {
 		rc = pfs_ctl_parent(srv->ctl, parent, &up);
@@ -91,8 +151,9 @@ int syn_lookup(struct pmemfs_server *srv, fuse_ino_t parent, const char *name,
 
 int syn_getattr(struct pmemfs_server *srv, fuse_ino_t ino, struct stat *st)
 {
+	const struct status_file *sf = status_by_id(ino);
 	struct pfs_ctl_stat cs;
-	int rc = pfs_ctl_getattr(srv->ctl, ino, &cs);
+	int rc = sf ? status_stat(srv, sf, &cs) : pfs_ctl_getattr(srv->ctl, ino, &cs);
 
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the object went away under a node the kernel holds */
@@ -180,7 +241,10 @@ static int list_fill(void *arg, const char *name, const struct pfs_ctl_stat *st)
 	return list_push(arg, name, kind_mode(st->kind), st->id);
 }
 
-/* ".", "..", ("pools" in the root), then the tree's children, in a stable order. */
+/*
+ * ".", "..", ("pools" and the status files in the root), then the tree's
+ * children, in a stable order.
+ */
 static int syn_list(struct pmemfs_server *srv, fuse_ino_t dir, struct syn_list *l)
 {
 	uint64_t up;
@@ -192,6 +256,8 @@ static int syn_list(struct pmemfs_server *srv, fuse_ino_t dir, struct syn_list *
 		rc = list_push(l, "..", S_IFDIR, up);
 	if (!rc && dir == FUSE_ROOT_ID)
 		rc = list_push(l, "pools", S_IFDIR, pfs_root_ino(srv->fs));
+	for (size_t i = 0; !rc && dir == FUSE_ROOT_ID && i < NSTATUS; i++)
+		rc = list_push(l, status_files[i].name, S_IFREG, status_files[i].id);
 	if (!rc)
 		rc = pfs_ctl_readdir(srv->ctl, dir, list_fill, l);
 	return rc;
@@ -238,6 +304,9 @@ void syn_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!rc && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
+	/* root may open any file for writing (CAP_DAC_OVERRIDE); not these */
+	if (!rc && status_by_id(ino) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rc = -EACCES;
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -252,9 +321,11 @@ void syn_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void syn_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 {
 	struct pmemfs_server *srv = fuse_req_userdata(req);
+	const struct status_file *sf = status_by_id(ino);
 	char *text = NULL;
 	size_t len = 0;
-	int rc = pfs_ctl_read(srv->ctl, ino, &text, &len);
+	int rc = sf ? pmemfs_status_text(srv, sf->json, &text, &len)
+		    : pfs_ctl_read(srv->ctl, ino, &text, &len);
 
 	if (rc) {
 		fuse_reply_err(req, -rc == ENOENT ? ESTALE : -rc);
@@ -271,7 +342,7 @@ void syn_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size)
 {
 	struct pmemfs_server *srv = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	int rc = pfs_ctl_write(srv->ctl, ino, ctx->uid, buf, size);
+	int rc = status_by_id(ino) ? -EACCES : pfs_ctl_write(srv->ctl, ino, ctx->uid, buf, size);
 
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -304,7 +375,8 @@ void syn_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct pmemfs_server *srv = fuse_req_userdata(req);
 	char target[256];
-	int rc = pfs_ctl_readlink(srv->ctl, ino, target, sizeof(target));
+	int rc = status_by_id(ino) ? -EINVAL
+				   : pfs_ctl_readlink(srv->ctl, ino, target, sizeof(target));
 
 	if (rc)
 		fuse_reply_err(req, -rc == ENOENT ? ESTALE : -rc);

@@ -134,6 +134,19 @@ static int rollback(struct pfs_fs *fs, unsigned *nrecs)
 	return 0;
 }
 
+int pfs_journal_pending(struct pfs_fs *fs, unsigned *nrecs)
+{
+	uint64_t *pos;
+	size_t n;
+	int rc = jrec_collect(fs, fs->jhdr->active_seq, &pos, &n);
+
+	if (rc)
+		return rc;
+	free(pos);
+	*nrecs = (unsigned)n;
+	return 0;
+}
+
 int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs)
 {
 	if (nrecs)
@@ -378,8 +391,10 @@ int pfs_tx_commit(struct pfs_tx *tx)
 	}
 	/* everything stored in this tx is durable before the commit point */
 	pfs_pm_drain(fs->pm);
-	if (tx->pos > sizeof(struct pfs_jhdr_pm))
+	if (tx->pos > sizeof(struct pfs_jhdr_pm)) {
 		advance_seq(fs);
+		atomic_fetch_add_explicit(&fs->commits, 1, memory_order_relaxed);
+	}
 	tx_finish(tx);
 	return 0;
 }

@@ -55,8 +55,9 @@ static void print_usage(const char *prog)
 	       "    FILE on a DAX fs       a file on a file system mounted with -o dax\n"
 	       "    FILE                   a plain file: pmem emulation (msync)\n"
 	       "Format it first with mkfs.pmemfs.\n\n"
-	       "The mount holds pools/ (the file system) and the read-only\n"
-	       "directories regions/, namespaces/ and dimms/.\n"
+	       "The mount holds pools/ (the file system), the read-only status\n"
+	       "files status and status.json, and the NVDIMM topology: regions/,\n"
+	       "namespaces/, dimms/ and topology.json. See pmemfs(8).\n"
 	       "-o default_permissions is always on: the kernel checks permissions\n"
 	       "as for a kernel file system.\n\n");
 	printf("pmemfs options:\n"
@@ -65,6 +66,8 @@ static void print_usage(const char *prog)
 	       "                           FUSE_DIRECT_IO_ALLOW_MMAP)\n"
 	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
 	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
+	       "    -o fsname=NAME         source shown in /proc/mounts (default DEVICE)\n"
+	       "    -o subtype=TYPE        type shown as fuse.TYPE (default pmemfs)\n"
 	       "    -o max_threads=N       worker threads (default 10)\n\n");
 }
 

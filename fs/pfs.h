@@ -101,6 +101,7 @@ struct pfs_fs {
 	uint64_t alloc_cursor;         /* hint: next data-block bit to look at */
 	uint64_t inode_cursor;         /* hint: next inode slot to look at */
 	char *zero;                    /* PFS_ZERO_LEN bytes of zeros for hole reads */
+	atomic_uint_fast64_t commits;  /* transactions committed (pfs_fs_get_stats) */
 };
 
 #define PFS_ZERO_LEN (1u << 20)
@@ -125,6 +126,8 @@ int pfs_now(struct timespec *ts);
 
 /* ---- journal.c ---- */
 int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs);
+/* Records recovery would roll back (an interrupted transaction), changing nothing. */
+int pfs_journal_pending(struct pfs_fs *fs, unsigned *nrecs);
 int pfs_journal_init(struct pfs_fs *fs);
 void pfs_journal_fini(struct pfs_fs *fs);
 int pfs_tx_begin(struct pfs_fs *fs, struct pfs_tx **out);

@@ -13,14 +13,20 @@ PKGS=(
 	e2fsprogs util-linux coreutils procps
 	qemu-system-x86 linux-image-amd64 busybox-static ndctl daxctl jq
 	cpio kmod xz-utils
+	nfs-kernel-server nfs-common rpcbind iproute2
 	clang libclang-rt-14-dev
+	man-db groff-base
 )
 # libc6-dev: gcc only recommends it, and we install without recommends.
 # procps: pgrep, used by the integration tests to find stray servers.
 # qemu-system-x86 .. xz-utils: the VM tests (tests/vm/): QEMU boots
 # linux-image-amd64 with a busybox-static initramfs (cpio; modprobe from kmod;
 # xz to unpack vmlinux); ndctl, daxctl and jq run inside the guest.
+# nfs-kernel-server .. iproute2: tests/vm/guest/test_nfs.sh starts rpcbind,
+# rpc.mountd and nfsd inside the guest, from the host's userland; the host
+# itself serves nothing (see below).
 # clang, libclang-rt-14-dev: the libFuzzer harnesses (tests/fuzz/run.sh).
+# man-db, groff-base: test_man renders the manual pages (man/) with warnings on.
 
 all_installed() {
 	local status
@@ -39,6 +45,16 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+had_nfs_server=0
+dpkg-query -W -f='${db:Status-Status}' nfs-kernel-server 2>/dev/null | grep -qx installed &&
+	had_nfs_server=1
 "${SUDO[@]}" apt-get update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
 	apt-get install -y --no-install-recommends "${PKGS[@]}"
+# The NFS packages are here only for the VM guest's userland. If this run
+# installed them and systemd started the server on this machine, stop it
+# and keep it off; a server that was installed before is left alone.
+if [ "$had_nfs_server" = 0 ] && [ -d /run/systemd/system ]; then
+	"${SUDO[@]}" systemctl disable --now nfs-server.service rpcbind.service rpcbind.socket \
+		>/dev/null 2>&1 || true
+fi

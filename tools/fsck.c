@@ -8,6 +8,7 @@
  * -n opens the device read-only, so a check cannot change it.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,13 +30,23 @@ struct fsck_opts {
 	bool check_only;               /* -n */
 	bool preen;                    /* -p or -a: fewer words */
 	bool verbose;
+	bool quiet;                    /* -q: no progress bar, no notice */
+	bool json;
 	const char *target;
+};
+
+/* What the checker's hooks fill in. */
+struct fsck_run {
+	const struct fsck_opts *o;
+	struct tool_progress bar;
+	struct json_object *problems;  /* --json: [{object, problem, repaired}] */
+	struct json_object *notes;     /* --json: [{object, note}] */
 };
 
 static void fsck_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-n|-y|-p|-a] [-f] [-v] TARGET\n"
+		"Usage: %s [-n|-y|-p|-a] [-f] [-v] [-q] [-j] TARGET\n"
 		"\n"
 		"Check the pmemfs file system on TARGET (which must not be mounted).\n"
 		"\n"
@@ -44,7 +55,15 @@ static void fsck_usage(FILE *f)
 		"  -p -a  the same as -y, printing less (\"preen\")\n"
 		"  -f     force a full check (pmemfs always checks fully; accepted for fsck(8))\n"
 		"  -v     verbose\n"
+		"  -q     quiet: no progress bar, no notice that nothing will be changed\n"
+		"  -j, --json\n"
+		"         print the result as JSON: problems, totals, exit status\n"
+		"  -V, --version\n"
+		"         print the version and exit\n"
+		"  -h, --help\n"
+		"         print this help and exit\n"
 		"\n"
+		"A progress bar goes to stderr when it is a terminal (not with -q).\n"
 		"Exit status: 0 no errors, 1 errors corrected, 4 errors left uncorrected,\n"
 		"8 operational error, 16 usage error.\n",
 		tool_name);
@@ -52,10 +71,22 @@ static void fsck_usage(FILE *f)
 
 static int fsck_parse_args(int argc, char **argv, struct fsck_opts *o)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int c;
 
-	while ((c = getopt(argc, argv, "nypafvVh")) != -1) {
+	while ((c = getopt_long(argc, argv, "nypafvqjVh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'n':
 			o->check_only = true;
 			break;
@@ -98,9 +129,43 @@ static int fsck_parse_args(int argc, char **argv, struct fsck_opts *o)
 
 static void fsck_report(void *arg, const char *object, const char *problem, bool repaired)
 {
-	(void)arg;
-	printf("%s: %s%s\n", object, problem, repaired ? " [fixed]" : "");
-	fflush(stdout);
+	struct fsck_run *run = arg;
+	struct json_object *p;
+
+	if (!run->o->json) {
+		tool_progress_end(&run->bar);
+		printf("%s: %s%s\n", object, problem, repaired ? " [fixed]" : "");
+		fflush(stdout);
+		return;
+	}
+	p = json_object_new_object();
+	json_object_object_add(p, "object", json_object_new_string(object));
+	json_object_object_add(p, "problem", json_object_new_string(problem));
+	json_object_object_add(p, "repaired", json_object_new_boolean(repaired));
+	json_object_array_add(run->problems, p);
+}
+
+/* Not a problem: what a mount does anyway (a transaction to roll back, orphans). */
+static void fsck_note(void *arg, const char *object, const char *note, bool repaired)
+{
+	struct fsck_run *run = arg;
+	struct json_object *n;
+
+	if (!run->o->json) {
+		fsck_report(arg, object, note, repaired);
+		return;
+	}
+	n = json_object_new_object();
+	json_object_object_add(n, "object", json_object_new_string(object));
+	json_object_object_add(n, "note", json_object_new_string(note));
+	json_object_array_add(run->notes, n);
+}
+
+static void fsck_progress(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+	struct fsck_run *run = arg;
+
+	tool_progress_cb(&run->bar, phase, done, total);
 }
 
 /* pfs_check() could not run: say why as precisely as we can. */
@@ -122,9 +187,61 @@ static void fsck_explain_failure(const struct fsck_opts *o, struct pfs_device *d
 	tool_err("cannot check %s: %s", o->target, strerror(-rc));
 }
 
+static unsigned fsck_left(const struct pfs_check_result *res)
+{
+	return res->repaired >= res->problems ? 0 : res->problems - res->repaired;
+}
+
+static int fsck_status(const struct pfs_check_result *res)
+{
+	if (res->problems == 0)
+		return FSCK_OK;
+	return fsck_left(res) == 0 ? FSCK_NONDESTRUCT : FSCK_UNCORRECTED;
+}
+
+static const char *fsck_status_word(int status)
+{
+	switch (status) {
+	case FSCK_OK:
+		return "clean";
+	case FSCK_NONDESTRUCT:
+		return "corrected";
+	case FSCK_UNCORRECTED:
+		return "uncorrected";
+	case FSCK_USAGE:
+		return "usage error";
+	default:
+		return "operational error";
+	}
+}
+
+/*
+ * --json: one object on stdout, also when the check could not run
+ * (status 8, error says why; problems then empty).
+ */
+static int fsck_json(const struct fsck_opts *o, struct fsck_run *run,
+		     const struct pfs_check_result *res, int status, const char *error)
+{
+	struct json_object *j = json_object_new_object();
+
+	json_object_object_add(j, "target", json_object_new_string(o->target));
+	json_object_object_add(j, "mode", json_object_new_string(o->repair ? "repair" : "check"));
+	json_object_object_add(j, "problems", run->problems);
+	json_object_object_add(j, "notes", run->notes);
+	run->problems = run->notes = NULL;
+	json_object_object_add(j, "found", json_object_new_int64(res->problems));
+	json_object_object_add(j, "repaired", json_object_new_int64(res->repaired));
+	json_object_object_add(j, "left", json_object_new_int64(fsck_left(res)));
+	json_object_object_add(j, "result", json_object_new_string(fsck_status_word(status)));
+	json_object_object_add(j, "exit_status", json_object_new_int(status));
+	json_object_object_add(j, "error", error ? json_object_new_string(error) : NULL);
+	tool_json_print(j);
+	return status;
+}
+
 static int fsck_summary(const struct fsck_opts *o, const struct pfs_check_result *res)
 {
-	unsigned left = res->repaired >= res->problems ? 0 : res->problems - res->repaired;
+	unsigned left = fsck_left(res);
 	const char *s = res->problems == 1 ? "" : "s";
 
 	if (res->problems == 0) {
@@ -144,41 +261,66 @@ static int fsck_summary(const struct fsck_opts *o, const struct pfs_check_result
 	return FSCK_UNCORRECTED;
 }
 
+/* Opens TARGET as the options say; 0, or -errno after saying why. */
+static int fsck_open(const struct fsck_opts *o, struct pfs_device **dev)
+{
+	struct stat st;
+	int rc = tool_stat_target(o->target, &st);
+
+	if (rc == -ENOENT)
+		tool_err("%s: %s", o->target, strerror(ENOENT));
+	if (rc < 0)
+		return rc;
+	rc = pfs_device_open(o->target, !o->repair, dev);
+	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK)
+		tool_err("%s is in use (mounted?)", o->target);
+	else if (rc < 0)
+		tool_err("cannot open %s: %s", o->target, strerror(-rc));
+	return rc;
+}
+
+/* The exit status; with --json also the JSON object. */
+static int fsck_finish(const struct fsck_opts *o, struct fsck_run *run,
+		       const struct pfs_check_result *res, int rc)
+{
+	int status = rc < 0 ? FSCK_ERROR : fsck_status(res);
+
+	if (o->json)
+		return fsck_json(o, run, res, status, rc < 0 ? strerror(-rc) : NULL);
+	return rc < 0 ? FSCK_ERROR : fsck_summary(o, res);
+}
+
 int main(int argc, char **argv)
 {
 	struct fsck_opts o = { 0 };
 	struct pfs_check_result res = { 0 };
+	struct fsck_run run = { .o = &o };
+	struct pfs_check_hooks hooks = {
+		.report = fsck_report, .note = fsck_note, .progress = fsck_progress, .arg = &run,
+	};
 	struct pfs_device *dev = NULL;
 	unsigned flags = 0;
-	struct stat st;
-	int rc;
+	int rc, status;
 
 	tool_name = "fsck.pmemfs";
 	rc = fsck_parse_args(argc, argv, &o);
 	if (rc != 0)
 		return rc < 0 ? FSCK_OK : rc;
 	tool_log_init(o.verbose ? PFS_LOG_INFO : PFS_LOG_WARN);
+	tool_progress_init(&run.bar, o.quiet);
+	run.problems = json_object_new_array();
+	run.notes = json_object_new_array();
 
-	if (!o.repair && !o.check_only)
+	if (!o.repair && !o.check_only && !o.quiet && !o.json)
 		fprintf(stderr, "%s: no -n, -y or -p given: checking only, nothing will be "
 			"changed (use -y to repair)\n", tool_name);
 
-	rc = tool_stat_target(o.target, &st);
-	if (rc == -ENOENT)
-		tool_err("%s: %s", o.target, strerror(ENOENT));
-	if (rc < 0)
-		return FSCK_ERROR;
-
-	rc = pfs_device_open(o.target, !o.repair, &dev);
-	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK) {
-		tool_err("%s is in use (mounted?)", o.target);
-		return FSCK_ERROR;
-	}
+	rc = fsck_open(&o, &dev);
 	if (rc < 0) {
-		tool_err("cannot open %s: %s", o.target, strerror(-rc));
-		return FSCK_ERROR;
+		status = fsck_finish(&o, &run, &res, rc);
+		goto out;
 	}
-	if (o.verbose) {
+	if (o.verbose && !o.json) {
 		const struct pfs_device_info *info = pfs_device_get_info(dev);
 
 		printf("%s: %zu bytes, %s%s\n", o.target, info->size, tool_device_kind(info),
@@ -187,12 +329,14 @@ int main(int argc, char **argv)
 
 	if (o.repair)
 		flags |= PFS_CHECK_REPAIR;
-	rc = pfs_check(dev, flags, fsck_report, NULL, &res);
-	if (rc < 0) {
+	rc = pfs_check_ex(dev, flags, &hooks, &res);
+	tool_progress_end(&run.bar);
+	if (rc < 0)
 		fsck_explain_failure(&o, dev, rc);
-		pfs_device_close(dev);
-		return FSCK_ERROR;
-	}
 	pfs_device_close(dev);
-	return fsck_summary(&o, &res);
+	status = fsck_finish(&o, &run, &res, rc);
+out:
+	json_object_put(run.problems);
+	json_object_put(run.notes);
+	return status;
 }

@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 #include "util.h"
 
 struct mkfs_opts {
-	bool force, quiet;
+	bool force, quiet, json;
 	bool have_size;
 	uint64_t size;
 	const char *label;
@@ -33,20 +34,25 @@ struct mkfs_opts {
 static void mkfs_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-f] [-q] [-s SIZE] [-L LABEL] [-N INODES] [-i BYTES_PER_INODE] [-V] TARGET\n"
+		"Usage: %s [-f] [-q] [-j] [-s SIZE] [-L LABEL] [-N INODES] [-i BYTES_PER_INODE] TARGET\n"
 		"\n"
 		"Make a pmemfs file system on TARGET: a devdax device (/dev/daxX.Y), a file on a\n"
 		"file system mounted with -o dax, or a plain file (emulated pmem). A TARGET that\n"
 		"does not exist is created as a file of SIZE bytes.\n"
 		"\n"
 		"  -f            overwrite an existing file system\n"
-		"  -q            quiet: print nothing on success\n"
+		"  -q            quiet: print nothing on success, no progress bar\n"
+		"  -j, --json    print what was made as JSON\n"
 		"  -s SIZE       size of a new TARGET; suffixes K, M, G, T (or KiB, MiB, GiB, TiB)\n"
 		"                are powers of 1024\n"
 		"  -L LABEL      volume label (at most %u bytes)\n"
 		"  -N INODES     number of inodes (overrides -i)\n"
 		"  -i BYTES      one inode per BYTES of capacity (default 16384)\n"
-		"  -V            print the version and exit\n",
+		"  -V, --version print the version and exit\n"
+		"  -h, --help    print this help and exit\n"
+		"\n"
+		"A progress bar goes to stderr when it is a terminal (not with -q).\n"
+		"Exit status: 0 success, 1 any error.\n",
 		tool_name, PFS_LABEL_MAX - 1);
 }
 
@@ -85,31 +91,24 @@ static bool mkfs_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
-static void mkfs_human_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	unsigned i = 0;
-
-	while (v >= 1024.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		i++;
-	}
-	if (i == 0)
-		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[i]);
-}
-
 /* Returns 0, 1 for a usage error, or -1 after -V. */
 static int mkfs_parse_args(int argc, char **argv, struct mkfs_opts *o)
 {
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int c;
 
-	while ((c = getopt(argc, argv, "fqs:L:N:i:Vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "fqjs:L:N:i:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			o->force = true;
+			break;
+		case 'j':
+			o->json = true;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -172,7 +171,7 @@ static int mkfs_check_min_size(const char *what, uint64_t size)
 
 	if (size >= PFS_MIN_DEVICE_SIZE)
 		return 0;
-	mkfs_human_size(size, h, sizeof(h));
+	tool_human_size(size, h, sizeof(h));
 	tool_err("%s is too small (%s); pmemfs needs at least %u MiB", what, h,
 		 PFS_MIN_DEVICE_SIZE >> 20);
 	return -EINVAL;
@@ -253,22 +252,14 @@ out_close:
 	return rc;
 }
 
-static void mkfs_print_uuid(const uint8_t u[16], char *buf, size_t len)
-{
-	snprintf(buf, len,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-		 u[12], u[13], u[14], u[15]);
-}
-
 static void mkfs_report(const struct mkfs_opts *o, const struct pfs_device_info *dinfo,
 			const struct pfs_format_info *fi)
 {
 	char cap[32], jsize[32], uuid[40];
 
-	mkfs_human_size(fi->device_size, cap, sizeof(cap));
-	mkfs_human_size(fi->journal_blocks * PFS_BLOCK_SIZE, jsize, sizeof(jsize));
-	mkfs_print_uuid(fi->uuid, uuid, sizeof(uuid));
+	tool_human_size(fi->device_size, cap, sizeof(cap));
+	tool_human_size(fi->journal_blocks * PFS_BLOCK_SIZE, jsize, sizeof(jsize));
+	tool_uuid_str(fi->uuid, uuid, sizeof(uuid));
 	printf("Made a pmemfs file system on %s\n", o->target);
 	printf("  device:         %s, %s\n", dinfo->path[0] ? dinfo->path : o->target,
 	       tool_device_kind(dinfo));
@@ -281,12 +272,39 @@ static void mkfs_report(const struct mkfs_opts *o, const struct pfs_device_info 
 	printf("  label:          %s\n", o->label ? o->label : "(none)");
 }
 
+static void add_u64(struct json_object *o, const char *key, uint64_t v)
+{
+	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+static void mkfs_report_json(const struct mkfs_opts *o, const struct pfs_device_info *dinfo,
+			     const struct pfs_format_info *fi)
+{
+	struct json_object *j = json_object_new_object();
+	char uuid[40];
+
+	tool_uuid_str(fi->uuid, uuid, sizeof(uuid));
+	json_object_object_add(j, "target", json_object_new_string(o->target));
+	json_object_object_add(j, "device_kind", json_object_new_string(tool_device_kind(dinfo)));
+	json_object_object_add(j, "real_pmem", json_object_new_boolean(dinfo->is_pmem));
+	json_object_object_add(j, "uuid", json_object_new_string(uuid));
+	json_object_object_add(j, "label", json_object_new_string(o->label ? o->label : ""));
+	add_u64(j, "device_size", fi->device_size);
+	add_u64(j, "block_size", PFS_BLOCK_SIZE);
+	add_u64(j, "total_blocks", fi->total_blocks);
+	add_u64(j, "data_blocks", fi->data_blocks);
+	add_u64(j, "inode_count", fi->inode_count);
+	add_u64(j, "journal_blocks", fi->journal_blocks);
+	tool_json_print(j);
+}
+
 int main(int argc, char **argv)
 {
 	struct mkfs_opts o = { 0 };
 	struct pfs_format_opts fo = { 0 };
 	struct pfs_format_info fi = { 0 };
 	struct pfs_device *dev = NULL;
+	struct tool_progress bar;
 	struct stat st;
 	bool created = false;
 	int rc;
@@ -310,12 +328,18 @@ int main(int argc, char **argv)
 	fo.label = o.label;
 	fo.inode_count = o.inode_count;
 	fo.bytes_per_inode = o.bytes_per_inode;
+	tool_progress_init(&bar, o.quiet);
+	fo.progress = tool_progress_cb;
+	fo.progress_arg = &bar;
 	rc = pfs_format(dev, &fo, &fi);
+	tool_progress_end(&bar);
 	if (rc < 0) {
 		tool_err("formatting %s failed: %s", o.target, strerror(-rc));
 		goto out_close;
 	}
-	if (!o.quiet)
+	if (o.json)
+		mkfs_report_json(&o, pfs_device_get_info(dev), &fi);
+	else if (!o.quiet)
 		mkfs_report(&o, pfs_device_get_info(dev), &fi);
 
 out_close:

@@ -6,9 +6,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *tool_name = "pmemfs";
 
@@ -82,4 +84,85 @@ const char *tool_device_kind(const struct pfs_device_info *info)
 		return "DRAM (volatile)";
 	}
 	return "unknown";
+}
+
+void tool_uuid_str(const uint8_t u[16], char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		 u[12], u[13], u[14], u[15]);
+}
+
+void tool_human_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	unsigned i = 0;
+
+	while (v >= 1024.0 && i + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024.0;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, len, "%" PRIu64 " bytes", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[i]);
+}
+
+/* ---- progress bar ---- */
+
+#define BAR_WIDTH 30
+
+void tool_progress_init(struct tool_progress *p, bool quiet)
+{
+	memset(p, 0, sizeof(*p));
+	p->on = !quiet && isatty(STDERR_FILENO);
+	p->last_pct = -1;
+}
+
+void tool_progress_cb(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+	struct tool_progress *p = arg;
+	char bar[BAR_WIDTH + 1];
+	int pct, fill;
+
+	if (!p || !p->on || total == 0)
+		return;
+	if (done > total)
+		done = total;
+	pct = (int)(done * 100 / total);
+	/* redraw only when something visible changes: a terminal is slow */
+	if (pct == p->last_pct && phase == p->last_phase)
+		return;
+	p->last_pct = pct;
+	p->last_phase = phase;
+	fill = pct * BAR_WIDTH / 100;
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '.', (size_t)(BAR_WIDTH - fill));
+	bar[BAR_WIDTH] = '\0';
+	fprintf(stderr, "\r\033[K%s: %-18.18s [%s] %3d%%", tool_name, phase, bar, pct);
+	fflush(stderr);
+	p->drawn = true;
+}
+
+void tool_progress_end(struct tool_progress *p)
+{
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+	p->drawn = false;
+	p->last_pct = -1;
+	p->last_phase = NULL;
+}
+
+void tool_json_print(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	puts(s ? s : "null");
+	fflush(stdout);
+	json_object_put(o);
 }

@@ -49,6 +49,12 @@ void pfs_device_close(struct pfs_device *dev);
 const struct pfs_device_info *pfs_device_get_info(const struct pfs_device *dev);
 void *pfs_device_base(const struct pfs_device *dev);
 
+/*
+ * Progress of a long job (format, check): done out of total units, phase
+ * names what runs now. Called from the job's thread; may be NULL.
+ */
+typedef void (*pfs_progress_fn)(void *arg, const char *phase, uint64_t done, uint64_t total);
+
 /* ---- format (fs/format.c) ---- */
 struct pfs_format_opts {
 	const char *label;             /* NULL: none */
@@ -57,6 +63,8 @@ struct pfs_format_opts {
 	const uint8_t *uuid;           /* NULL: random */
 	int64_t mkfs_time;             /* 0: now */
 	uint64_t hash_seed;            /* 0: random */
+	pfs_progress_fn progress;      /* NULL: none */
+	void *progress_arg;
 };
 struct pfs_format_info {
 	uint64_t device_size, total_blocks, data_blocks, inode_count, journal_blocks;
@@ -198,5 +206,66 @@ typedef void (*pfs_check_report_fn)(void *arg, const char *object, const char *p
 /* Checks an unmounted device. Returns 0 when it could check, -errno otherwise. */
 int pfs_check(struct pfs_device *dev, unsigned flags, pfs_check_report_fn report,
 	      void *arg, struct pfs_check_result *res);
+
+/* pfs_check with every hook optional (NULL members are not called). */
+struct pfs_check_hooks {
+	pfs_check_report_fn report;    /* problems, counted in the result */
+	pfs_check_report_fn note;      /* findings that are not problems; NULL: to report */
+	pfs_progress_fn progress;      /* after each step of each pass */
+	void *arg;                     /* for all three */
+};
+int pfs_check_ex(struct pfs_device *dev, unsigned flags, const struct pfs_check_hooks *hooks,
+		 struct pfs_check_result *res);
+
+/* ---- read-only reports (fs/info.c) ---- */
+
+/* What an unmounted device holds, read without changing a byte. */
+struct pfs_info {
+	bool primary_valid, replica_valid;
+	bool replica_matches;          /* both valid and byte-identical */
+	int which;                     /* superblock in use: 0 primary, 1 replica */
+	const char *primary_why;       /* why the primary is not valid, or NULL */
+	const char *replica_why;
+	uint32_t version_major, version_minor;
+	uint64_t feature_compat, feature_incompat, feature_ro_compat;
+	uint8_t uuid[16];
+	char label[64];
+	uint32_t block_size, inode_size;
+	uint64_t device_size, total_blocks, inode_count;
+	struct pfs_info_area {
+		const char *name;      /* "superblock", "replica", "state", "journal", ... */
+		uint64_t start, blocks;
+	} areas[8];
+	unsigned nareas;
+	int64_t mkfs_time;
+	bool state_valid;              /* state block signature and counts in range */
+	uint64_t free_blocks, free_inodes, data_blocks;
+	uint64_t mount_count;
+	int64_t last_mount_time;       /* 0: never mounted read-write */
+	uint64_t orphan_head;          /* 0: no orphans */
+	bool journal_valid;            /* header signature */
+	uint64_t journal_seq;
+	unsigned journal_records;      /* of an interrupted transaction; 0: clean */
+};
+/*
+ * Fills out from a device opened read-only (or unmounted). Returns 0, or
+ * -errno when neither superblock is usable (out still says why).
+ */
+int pfs_info(struct pfs_device *dev, struct pfs_info *out);
+
+/* Live counters of a mounted file system. */
+struct pfs_fs_stats {
+	uint64_t journal_commits;      /* transactions that reached their commit point */
+	bool readonly;                 /* now (-o ro, or after corrupt media) */
+	bool readonly_requested;       /* mounted with -o ro (device opened read-only) */
+};
+void pfs_fs_get_stats(const struct pfs_fs *fs, struct pfs_fs_stats *out);
+
+/*
+ * Where a store becomes persistent on this device: "cpu_cache" (eADR: stores
+ * are persistent once visible), "memory_controller" (ADR: after a flush), or
+ * "none (emulation: msync)" for a file that is not pmem.
+ */
+const char *pfs_persistence_domain(const struct pfs_device_info *info);
 
 #endif /* PMEMFS_PMEMFS_H */

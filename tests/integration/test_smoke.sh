@@ -11,8 +11,9 @@ SRC=$SCRATCH/src
 require "mkfs.pmemfs makes a 256 MiB image" pfs_mkfs
 require "pmemfs mounts the image" pfs_mount
 
-check_out "the root holds exactly dimms namespaces pools regions topology.json" \
-	"dimms namespaces pools regions topology.json" bash -c 'ls -A "$1" | xargs' _ "$MNT"
+check_out "the root holds exactly dimms namespaces pools regions status status.json topology.json" \
+	"dimms namespaces pools regions status status.json topology.json" \
+	bash -c 'ls -A "$1" | xargs' _ "$MNT"
 check "pools/ is a directory" test -d "$P"
 if ! ls /sys/bus/nd/devices/region* >/dev/null 2>&1; then
 	# no nvdimm bus here: the topology directories are present and empty

@@ -7,6 +7,9 @@
 # lines and summary in $vmout/results and its exit status in $vmout/rc, then
 # leaves QEMU through isa-debug-exit (status (rc << 1) | 1) or, failing
 # that, powers off. A missing rc file tells the host the guest never finished.
+# With vminteractive=1 (runvm.sh INTERACTIVE=1) the script gets the serial
+# console as its controlling terminal instead (stdin too, no log), with the
+# host terminal's TERM and size (vmterm, vmrows, vmcols).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LC_ALL=C TMPDIR=/tmp
@@ -41,10 +44,19 @@ elif [ -z "${vmscript:-}" ] || [ ! -f "$vmscript" ]; then
 	rc=127
 else
 	echo "stage2: running $vmscript"
-	# The script's own session; no stdin. Its output goes to the console too.
-	setsid -w bash "$vmscript" </dev/null 2>&1 | tee "$vmout/log"
-	rc=${PIPESTATUS[0]}
-	grep -E '^(ok|not ok) [0-9]+ |^[0-9]+ passed, [0-9]+ failed' "$vmout/log" >"$vmout/results"
+	if [ "${vminteractive:-0}" = 1 ]; then
+		# Its own session with the console as controlling terminal (-c),
+		# so that job control and ^C work in an interactive shell.
+		export TERM=${vmterm:-vt100}
+		[ -n "${vmrows:-}" ] && stty -F /dev/ttyS0 rows "$vmrows" cols "${vmcols:-80}"
+		setsid -c -w bash "$vmscript" </dev/ttyS0 >/dev/ttyS0 2>&1
+		rc=$?
+	else
+		# The script's own session; no stdin. Its output goes to the console too.
+		setsid -w bash "$vmscript" </dev/null 2>&1 | tee "$vmout/log"
+		rc=${PIPESTATUS[0]}
+		grep -E '^(ok|not ok) [0-9]+ |^[0-9]+ passed, [0-9]+ failed' "$vmout/log" >"$vmout/results"
+	fi
 fi
 [ -n "${vmout:-}" ] && echo "$rc" >"$vmout/rc"
 echo "stage2: script exited with $rc at $(uptime)s"

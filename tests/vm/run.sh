@@ -8,6 +8,8 @@
 #           label-less DIMM (1 GiB), fresh backing files
 #   memmap  no DIMMs; memmap=256M!1G makes 256 MiB of RAM at 1 GiB a legacy
 #           pmem region (nd_e820), with 2 GiB of RAM so that range is RAM
+#   plain   no DIMMs, no memmap=: pmemfs on an image file in the guest's tmpfs
+#           (for what needs a kernel of its own but no pmem, e.g. nfsd)
 #
 # BUILD_DIR must name the meson build dir; the rest of runvm.sh's environment
 # (TIMEOUT, KEEP_IMAGES, VM_VERBOSE, ...) passes through. Exit status: the
@@ -15,7 +17,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 SCRIPT [nvdimm|memmap]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 SCRIPT [nvdimm|memmap|plain]" >&2; exit 2; }
 SCRIPT=$1
 PROFILE=${2:-nvdimm}
 
@@ -26,8 +28,11 @@ nvdimm)
 memmap)
 	export NVDIMMS="" MEM=2G APPEND_EXTRA='memmap=256M!1G'
 	;;
+plain)
+	export NVDIMMS="" MEM=1G APPEND_EXTRA=
+	;;
 *)
-	echo "run.sh: unknown profile '$PROFILE' (nvdimm, memmap)" >&2
+	echo "run.sh: unknown profile '$PROFILE' (nvdimm, memmap, plain)" >&2
 	exit 2
 	;;
 esac

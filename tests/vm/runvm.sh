@@ -24,6 +24,11 @@
 #   TIMEOUT       seconds before the host kills QEMU (default 300)
 #   ACCEL, CPU    default tcg and max; ACCEL=kvm CPU=host where KVM is real
 #   VM_VERBOSE=1  show the console while the guest runs
+#   INTERACTIVE=1 the serial console is this terminal (-serial mon:stdio;
+#                 Ctrl-A X quits QEMU) and the guest script runs with it as
+#                 its controlling terminal, so it can end in `bash -i`
+#                 (tools/pmemfs-vm). No console.log, no timeout unless
+#                 TIMEOUT is set. The terminal's TERM and size go along.
 #   ASAN_OPTIONS, UBSAN_OPTIONS, LSAN_OPTIONS, PMEM_IS_PMEM_FORCE: passed on
 #                 to the guest script when set
 #
@@ -66,6 +71,11 @@ NAME=${NAME:-$(basename "$SCRIPT" .sh)}
 NVDIMMS=${NVDIMMS-1073872896:128K 1G:0}
 MEM=${MEM:-1G}
 SMP=${SMP:-2}
+INTERACTIVE=${INTERACTIVE:-0}
+if [ "$INTERACTIVE" = 1 ]; then
+	TIMEOUT=${TIMEOUT:-0}
+	[ -t 0 ] && [ -t 1 ] || { echo "runvm: INTERACTIVE=1 needs a terminal" >&2; exit 2; }
+fi
 TIMEOUT=${TIMEOUT:-300}
 SHARE=$BUILD_DIR/vm
 RUN=$SHARE/run-$NAME
@@ -115,6 +125,16 @@ for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS PMEM_IS_PMEM_FORCE; do
 	val=${!v:-}
 	[ -n "$val" ] && [[ $val != *[[:space:]]* ]] && append+=" $v=$val"
 done
+serial=stdio
+if [ "$INTERACTIVE" = 1 ]; then
+	# guest-init.sh gives the script the console as its terminal
+	serial=mon:stdio
+	append+=" vminteractive=1"
+	[[ ${TERM:-} =~ ^[A-Za-z0-9._+-]+$ ]] && append+=" vmterm=$TERM"
+	if read -r rows cols < <(stty size 2>/dev/null) && [ "${rows:-0}" -gt 0 ]; then
+		append+=" vmrows=$rows vmcols=$cols"
+	fi
+fi
 
 # shellcheck disable=SC2054 # commas separate QEMU sub-options
 qemu=(
@@ -129,13 +149,25 @@ qemu=(
 	"${extra_args[@]}"
 	-device isa-debug-exit,iobase=0xf4,iosize=4
 	-nodefaults -no-reboot -display none -vga none -monitor none
-	-serial stdio
+	-serial "$serial"
 	"$@"
 )
 
 echo "runvm: $NAME: kernel $KVER, DIMMs '${NVDIMMS}', mem $MEM, append '${APPEND_EXTRA:-}'"
 start=$SECONDS
-if [ "${VM_VERBOSE:-0}" = 1 ]; then
+if [ "$INTERACTIVE" = 1 ]; then
+	# QEMU puts the terminal in raw mode and back; stdin stays ours.
+	if [ "$TIMEOUT" -gt 0 ]; then
+		timeout --foreground -k 5 "$TIMEOUT" "${qemu[@]}"
+	else
+		"${qemu[@]}"
+	fi
+	qrc=$?
+	rc=$(cat "$OUT/rc" 2>/dev/null)
+	[[ $rc =~ ^[0-9]+$ ]] || rc=1
+	echo "runvm: $NAME: guest exited with $rc after $((SECONDS - start))s (qemu exit $qrc)"
+	exit "$rc"
+elif [ "${VM_VERBOSE:-0}" = 1 ]; then
 	timeout -k 5 "$TIMEOUT" "${qemu[@]}" </dev/null 2>&1 | tee "$CONSOLE"
 	qrc=${PIPESTATUS[0]}
 else

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# The status files at the mount's root: status and status.json report the
+# device, persistence, capacity, inodes, mount options and counters; the
+# counters move with I/O; both files are read-only.
+. "$(dirname "$0")/lib.sh"
+
+P=$MNT/pools
+S=$MNT/status
+SJ=$MNT/status.json
+
+# field NAME: the value of "NAME: value" in status.
+field() {
+	sed -n "s/^$1: //p" "$S"
+}
+
+require "mkfs" pfs_mkfs
+require "mount" pfs_mount
+
+check "status is a regular file, mode 0444" test "$(stat -c %F:%a "$S")" = "regular file:444"
+check "status.json too" test "$(stat -c %F:%a "$SJ")" = "regular file:444"
+check "ls -l shows the size a read gets" \
+	test "$(stat -c %s "$S")" -eq "$(wc -c <"$S")"
+check "status.json is valid JSON" jq -e . "$SJ"
+for k in device "device kind" "real pmem" "persistence domain" capacity free inodes \
+	"mount options" read-only "mounted since" reads "bytes read" writes "bytes written" \
+	fsyncs "journal commits" errors; do
+	check "status has '$k'" grep -q "^$k: " "$S"
+done
+check_out "the device is the image" "$IMG" field device
+check_out "an emulated image is not real pmem" "no" field "real pmem"
+check_out "and persists by msync" "none (emulation: msync)" field "persistence domain"
+check_out "mount options" "rw,cache_timeout=1" field "mount options"
+check_out "read-write" "no" field read-only
+check "status.json says the same" jq -e --arg d "$IMG" \
+	'.device == $d and .real_pmem == false and
+	 .persistence_domain == "none (emulation: msync)" and .read_only == false and
+	 .capacity_bytes > 0 and .free_bytes <= .capacity_bytes and
+	 .inodes.total == .inodes.used + .inodes.free and .mount_options == "rw,cache_timeout=1"' \
+	"$SJ"
+before=$(cat "$SJ")
+
+# I/O: two writes of 1 MiB, an fsync, a read, a mkdir (journal commits).
+random_file "$SCRATCH/src" $((2 * 1024 * 1024))
+check "write 2 MiB with fsync" dd if="$SCRATCH/src" of="$P/f" bs=1M conv=fsync status=none
+check "mkdir" mkdir "$P/d"
+check "read it back with O_DIRECT-free cat" cmp "$SCRATCH/src" "$P/f"
+after=$(cat "$SJ")
+check "writes and bytes written moved" jq -en --argjson a "$before" --argjson b "$after" \
+	'$b.counters.writes > $a.counters.writes and
+	 $b.counters.bytes_written - $a.counters.bytes_written >= 2097152'
+check "fsyncs moved" jq -en --argjson a "$before" --argjson b "$after" \
+	'$b.counters.fsyncs > $a.counters.fsyncs'
+check "journal commits moved" jq -en --argjson a "$before" --argjson b "$after" \
+	'$b.counters.journal_commits >= $a.counters.journal_commits + 2'
+check "free space and inodes went down" jq -en --argjson a "$before" --argjson b "$after" \
+	'$b.free_bytes <= $a.free_bytes - 2097152 and $b.inodes.used == $a.inodes.used + 2'
+check "no errors" jq -en --argjson b "$after" '$b.counters.errors == 0'
+echo 3 >/proc/sys/vm/drop_caches
+check "a read after dropping the page cache" cmp "$SCRATCH/src" "$P/f"
+check "moves reads and bytes read" jq -en --argjson a "$after" --argjson b "$(cat "$SJ")" \
+	'$b.counters.reads > $a.counters.reads and
+	 $b.counters.bytes_read >= $a.counters.bytes_read + 2097152'
+check "the text file agrees with the JSON" test "$(field "journal commits")" -ge \
+	"$(jq .counters.journal_commits <<<"$after")"
+
+# Read-only, also for root.
+check_err "writing status fails with EACCES" "Permission denied" bash -c 'echo x >"$1"' _ "$S"
+check_err "appending to status.json too" "Permission denied" bash -c 'echo x >>"$1"' _ "$SJ"
+check_err "so does truncating it" "Permission denied" truncate -s 0 "$S"
+check_err "it cannot be removed" "Permission denied" rm -f "$S"
+check_err "nor chmod-ed" "Operation not permitted" chmod 0666 "$S"
+check_err "it is not a directory" "Not a directory" ls "$S/x"
+check "status still reads" grep -q "^errors: 0$" "$S"
+require "unmount" pfs_umount
+
+# A read-only mount says so.
+require "mount -o ro" pfs_mount -o ro
+check_out "mount options say ro" "ro,cache_timeout=1" field "mount options"
+check_out "read-only, and why" "yes (mounted with -o ro)" field read-only
+check "status.json agrees" jq -e '.read_only and .read_only_reason == "mounted with -o ro"' "$SJ"
+check "unmount" pfs_umount
+
+finish
