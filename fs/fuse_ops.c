@@ -813,24 +813,18 @@ static void dirbuf_reply(struct dirbuf *db)
 }
 
 /* pfs_readdir's callback state: the reply buffer and a reference to give back. */
-struct core_fill_ctx {
-	struct dirbuf *db;
-	uint64_t drop;                 /* core id of the entry that did not fit, or 0 */
-};
-
 /*
  * Core readdir callback. With plus the core has taken a reference on each
  * entry; "." and ".." carry none (the kernel does not count them), so they
- * go out with node id 0 and only d_ino/d_type filled in. The reference of
- * an entry that does not fit is given back by core_readdir once pfs_readdir
- * has returned: the callback runs under the core's lock, and pfs_forget may
- * need that lock exclusively (to free an orphan whose last reference it is).
+ * go out with node id 0 and only d_ino/d_type filled in. An entry that does
+ * not fit is refused (non-zero) and the core drops its reference itself
+ * (pfs_readdir's contract), under its own lock: never pfs_forget here, which
+ * may need that lock exclusively.
  */
 static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
 		     uint64_t next_cookie)
 {
-	struct core_fill_ctx *ctx = arg;
-	struct dirbuf *db = ctx->db;
+	struct dirbuf *db = arg;
 	bool dots = name_is_dot(name) || name_is_dotdot(name);
 	struct fuse_entry_param e;
 
@@ -842,10 +836,7 @@ static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
 	}
 	if (!db->plus)
 		e.ino = 0;
-	if (pmemfs_dirbuf_add(db, name, &e, (off_t)next_cookie))
-		return 0;
-	ctx->drop = e.ino;
-	return 1;
+	return pmemfs_dirbuf_add(db, name, &e, (off_t)next_cookie) ? 0 : 1;
 }
 
 /*
@@ -854,14 +845,11 @@ static int core_fill(void *arg, const char *name, const struct pfs_attr *attr,
  */
 static int core_readdir(struct dirbuf *db, off_t off)
 {
-	struct core_fill_ctx ctx = { .db = db, .drop = 0 };
 	int rc;
 
 	if (off < 0)
 		return -EINVAL;
-	rc = pfs_readdir(db->srv->fs, db->dir, (uint64_t)off, db->plus, core_fill, &ctx);
-	if (ctx.drop != 0)
-		pfs_forget(db->srv->fs, ctx.drop, 1);
+	rc = pfs_readdir(db->srv->fs, db->dir, (uint64_t)off, db->plus, core_fill, db);
 	return db->used > 0 ? 0 : rc;
 }
 

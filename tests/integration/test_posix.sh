@@ -178,6 +178,14 @@ mkdir "$P/many"
 for i in $(seq 1 100); do : >"$P/many/f$i"; done
 check_out "ls lists 100 entries" 100 bash -c 'ls "$1" | wc -l' _ "$P/many"
 check_out "find sees 100 files" 100 bash -c 'find "$1" -type f | wc -l' _ "$P/many"
+mkdir "$P/big_dir"
+(cd "$P/big_dir" && seq 1 3000 | xargs touch)
+# a listing bigger than one reply, again and again (readdirplus hands out and
+# takes back references; an unbalanced count once hung the server)
+check_out "ls -l of 3000 entries" 3001 bash -c 'timeout 60 ls -l "$1" | wc -l' _ "$P/big_dir"
+check_out "and again" 3001 bash -c 'timeout 60 ls -l "$1" | wc -l' _ "$P/big_dir"
+check "find after dropping the kernel's caches" \
+	bash -c 'echo 3 >/proc/sys/vm/drop_caches; timeout 60 find "$1" >/dev/null' _ "$P"
 
 # ---- large files, O_TRUNC, O_SYNC ----
 random_file "$SCRATCH/tail" 65536

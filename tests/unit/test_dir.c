@@ -119,6 +119,46 @@ static void test_hundred_thousand_entries_are_all_found(void **state)
 	fx_free(f);
 }
 
+static int refuse_files(void *arg, const char *name, const struct pfs_attr *a, uint64_t next)
+{
+	(void)a;
+	(void)next;
+	if (name[0] == '.')
+		return 0;
+	*(int *)arg += 1;
+	return 1; /* "the reply buffer is full" */
+}
+
+static int accept_all(void *arg, const char *name, const struct pfs_attr *a, uint64_t next)
+{
+	(void)name;
+	(void)a;
+	(void)next;
+	*(int *)arg += 1;
+	return 0;
+}
+
+/* readdirplus takes a reference per entry, and keeps none for a refused one */
+static void test_readdirplus_refused_entry_keeps_no_reference(void **state)
+{
+	struct fx *f = fx_new(16, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	int n = 0;
+
+	pfs_forget(f->fs, a, 1);
+	assert_false(pfs_icache_has_refs(&f->fs->icache, a));
+	assert_int_equal(pfs_readdir(f->fs, f->root, 0, true, refuse_files, &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(pfs_icache_has_refs(&f->fs->icache, a));
+	n = 0;
+	assert_int_equal(pfs_readdir(f->fs, f->root, 0, true, accept_all, &n), 0);
+	assert_int_equal(n, 3);
+	assert_true(pfs_icache_has_refs(&f->fs->icache, a));
+	pfs_forget(f->fs, a, 1);
+	assert_false(pfs_icache_has_refs(&f->fs->icache, a));
+	fx_free(f);
+}
+
 static void test_unlink_all_leaves_directory_removable(void **state)
 {
 	struct fx *f = fx_new(64, 4000);
@@ -140,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_large_directory_finds_every_name),
 		cmocka_unit_test(test_readdir_lists_every_entry_once_across_resumes),
 		cmocka_unit_test(test_hundred_thousand_entries_are_all_found),
+		cmocka_unit_test(test_readdirplus_refused_entry_keeps_no_reference),
 		cmocka_unit_test(test_unlink_all_leaves_directory_removable),
 	};
 
