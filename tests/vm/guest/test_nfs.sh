@@ -66,7 +66,7 @@ require "mount it over loopback NFSv3" \
 	timeout 60 mount -t nfs -o "$NFS_OPTS" "127.0.0.1:$MNT" "$NFS"
 check "the NFS mount is there" mountpoint -q "$NFS"
 check_out "the client sees the pmemfs root" \
-	"dimms namespaces pools regions topology.json" bash -c 'ls -A "$1" | xargs' _ "$NFS"
+	"dimms namespaces pools regions status status.json topology.json" bash -c 'ls -A "$1" | xargs' _ "$NFS"
 
 # ---- 1. data both ways ----
 
