@@ -29,13 +29,22 @@ for k in device "device kind" "real pmem" "persistence domain" capacity free ino
 	check "status has '$k'" grep -q "^$k: " "$S"
 done
 check_out "the device is the image" "$IMG" field device
-check_out "an emulated image is not real pmem" "no" field "real pmem"
-check_out "and persists by msync" "none (emulation: msync)" field "persistence domain"
+# PMEM_IS_PMEM_FORCE=1 (scripts/test.sh's last phase) makes libpmem treat
+# the emulated image as real pmem, flushed with CPU instructions.
+if [ "${PMEM_IS_PMEM_FORCE:-0}" = 1 ]; then
+	PMEM=yes PMEM_JSON=true
+	check "forced real pmem: persistence domain from libpmem" \
+		bash -c '[ "$1" != "none (emulation: msync)" ]' _ "$(field "persistence domain")"
+else
+	PMEM=no PMEM_JSON=false
+	check_out "and persists by msync" "none (emulation: msync)" field "persistence domain"
+fi
+check_out "an emulated image is real pmem: $PMEM" "$PMEM" field "real pmem"
 check_out "mount options" "rw,cache_timeout=1" field "mount options"
 check_out "read-write" "no" field read-only
-check "status.json says the same" jq -e --arg d "$IMG" \
-	'.device == $d and .real_pmem == false and
-	 .persistence_domain == "none (emulation: msync)" and .read_only == false and
+check "status.json says the same" jq -e --arg d "$IMG" --argjson p "$PMEM_JSON" \
+	'.device == $d and .real_pmem == $p and
+	 ($p or .persistence_domain == "none (emulation: msync)") and .read_only == false and
 	 .capacity_bytes > 0 and .free_bytes <= .capacity_bytes and
 	 .inodes.total == .inodes.used + .inodes.free and .mount_options == "rw,cache_timeout=1"' \
 	"$SJ"
