@@ -110,7 +110,7 @@ int pfs_dir_find(struct pfs_fs *fs, const struct pfs_inode_pm *dip, const char *
 {
 	size_t len = strlen(name);
 	uint64_t hash = pfs_dir_hash(fs, name, len);
-	struct pfs_bucket_hdr_pm *b;
+	struct pfs_bucket_hdr_pm *b = NULL;
 	int rc = pfs_dir_bucket(fs, dip, bucket_index(hash, dir_order(dip)), &b);
 
 	if (rc)
@@ -153,7 +153,7 @@ static int grow_fill(struct pfs_fs *fs, const struct pfs_inode_pm *dip, unsigned
 			(struct pfs_bucket_hdr_pm){ .magic = PFS_BUCKET_MAGIC };
 	*fits = true;
 	for (uint64_t i = 0; i < (nb >> 1); i++) {
-		struct pfs_bucket_hdr_pm *b;
+		struct pfs_bucket_hdr_pm *b = NULL;
 		char *p;
 		int rc = pfs_dir_bucket(fs, dip, i, &b);
 
@@ -272,7 +272,7 @@ int pfs_dir_add(struct pfs_tx *tx, struct pfs_inode_pm *dip, const char *name, u
 	size_t len = strlen(name);
 	uint64_t hash = pfs_dir_hash(tx->fs, name, len);
 	uint16_t rl = PFS_DIRENT_LEN(len);
-	struct pfs_bucket_hdr_pm *b;
+	struct pfs_bucket_hdr_pm *b = NULL;
 	int rc;
 
 	rc = pfs_dir_bucket(tx->fs, dip, bucket_index(hash, dir_order(dip)), &b);

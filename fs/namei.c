@@ -509,7 +509,7 @@ static int is_within(struct pfs_fs *fs, const struct pfs_inode_pm *dir,
 	const struct pfs_inode_pm *p = dir;
 
 	for (uint64_t steps = 0; steps <= fs->sb.inode_count; steps++) {
-		struct pfs_inode_pm *up;
+		struct pfs_inode_pm *up = NULL;
 		int rc;
 
 		if (p == top) {
@@ -767,7 +767,7 @@ static int readdir_locked(struct rd_ctx *c, struct pfs_inode_pm *dip, uint64_t c
 	struct pfs_fs *fs = c->fs;
 	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT, start;
 	unsigned order = (unsigned)__builtin_ctzll(nb);
-	struct pfs_inode_pm *parent;
+	struct pfs_inode_pm *parent = NULL;
 	int rc;
 
 	if (cookie == 0 && (rc = rd_emit(c, ".", dip, pfs_inode_ino(fs, dip), DT_DIR, 1, false)))

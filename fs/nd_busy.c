@@ -48,7 +48,7 @@ static bool backs_mount(const char *busy_dev, const struct nd_ns *ns)
 static bool mounted(const struct nd_ns *ns)
 {
 	char line[4096];
-	dev_t bd;
+	dev_t bd = 0;
 	FILE *f;
 	bool found = false;
 

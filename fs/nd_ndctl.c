@@ -266,7 +266,7 @@ static bool nd_ns_is_listed(struct ndctl_namespace *ndns)
 
 static int nd_find_region(struct nd_call *c, unsigned id, struct ndctl_region **out)
 {
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct ndctl_bus *bus;
 
 	ndctl_bus_foreach(c->ctx, bus) {
@@ -564,7 +564,7 @@ static int dimm_cmp(const void *a, const void *b)
 
 static void snap_count(struct nd_call *c, size_t *nregions, size_t *ndimms)
 {
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct ndctl_dimm *dimm;
 	struct ndctl_bus *bus;
 
@@ -579,7 +579,7 @@ static void snap_count(struct nd_call *c, size_t *nregions, size_t *ndimms)
 
 static int snap_fill(struct nd_call *c, struct nd_topo *t, size_t nregions, size_t ndimms)
 {
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct ndctl_dimm *dimm;
 	struct ndctl_bus *bus;
 	int rc;
@@ -1249,7 +1249,7 @@ static int nd_reconfigure(void *ctx, unsigned region_id, const char *nsdev,
 			  const struct nd_ns_params *p, char *err)
 {
 	struct ndctl_namespace *ndns;
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct nd_setup s;
 	struct nd_call c;
 	int rc;
@@ -1328,7 +1328,7 @@ static int nd_create_in(struct nd_call *c, struct ndctl_region *region,
 static int nd_create(void *ctx, unsigned region_id, const struct nd_ns_params *p,
 		     char created[ND_DEV_LEN], char *err)
 {
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct nd_call c;
 	int rc;
 
@@ -1347,7 +1347,7 @@ static int nd_create(void *ctx, unsigned region_id, const struct nd_ns_params *p
 static int nd_destroy(void *ctx, unsigned region_id, const char *nsdev, char *err)
 {
 	struct ndctl_namespace *ndns;
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct nd_call c;
 	int rc;
 
@@ -1421,7 +1421,7 @@ static int nd_set_enabled(void *ctx, unsigned region_id, const char *nsdev, bool
 			  char *err)
 {
 	struct ndctl_namespace *ndns;
-	struct ndctl_region *region;
+	struct ndctl_region *region = NULL;
 	struct nd_call c;
 	int rc;
 

@@ -11,8 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 if [ ! -d build-bench ]; then
-	# werror off: gcc -O3 raises -Wmaybe-uninitialized false positives
-	meson setup build-bench --buildtype=release -Dwerror=false
+	meson setup build-bench --buildtype=release
 fi
 meson compile -C build-bench
 BUILD_DIR=$PWD/build-bench exec ./bench/run.sh "$@"
