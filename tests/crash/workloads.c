@@ -333,8 +333,12 @@ static int w_setattr(struct wl_ctx *w, const char *path, const struct pfs_setatt
 
 	if (!rc)
 		rc = pfs_setattr(w->fs, ino, sa, NULL);
-	if (!rc && (sa->valid & PFS_SET_SIZE) && model_get(w, ino, false))
-		model_resize(model_get(w, ino, false), sa->size);
+	if (!rc && (sa->valid & PFS_SET_SIZE)) {
+		struct wl_model *m = model_get(w, ino, false);
+
+		if (m)
+			model_resize(m, sa->size);
+	}
 	return step_end(w, b, rc, true, "%s %s", what, path);
 }
 
@@ -487,8 +491,12 @@ static int w_fallocate(struct wl_ctx *w, const char *path, uint64_t off, uint64_
 
 	if (!rc)
 		rc = pfs_fallocate(w->fs, ino, 0, off, len);
-	if (!rc && model_get(w, ino, false) && off + len > model_get(w, ino, false)->size)
-		model_resize(model_get(w, ino, false), off + len);
+	if (!rc) {
+		struct wl_model *m = model_get(w, ino, false);
+
+		if (m && off + len > m->size)
+			model_resize(m, off + len);
+	}
 	return step_end(w, b, rc, true, "fallocate %s %llu+%llu", path, (unsigned long long)off,
 			(unsigned long long)len);
 }
