@@ -657,15 +657,8 @@ struct claims {
 
 static int claim_push(struct claims *cl, uint64_t pblk, uint32_t slot)
 {
-	if (cl->n == cl->cap) {
-		size_t ncap = cl->cap ? cl->cap * 2 : 64;
-		struct claim *nv = realloc(cl->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		cl->v = nv;
-		cl->cap = ncap;
-	}
+	if (pfs_array_reserve(&cl->v, &cl->cap, cl->n + 1, sizeof(*cl->v)))
+		return -ENOMEM;
 	cl->v[cl->n++] = (struct claim){ pblk, slot };
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl_int.h"
+#include "pfs.h"
 #include "pmemfs/pmemfs.h"
 
 /* ---- registry ---- */
@@ -28,15 +29,8 @@ static int registry_add(struct pfs_ctl *ctl, const char *path, uint64_t *id)
 			return 0;
 		}
 	}
-	if (ctl->npaths == ctl->cappaths) {
-		size_t ncap = ctl->cappaths ? ctl->cappaths * 2 : 64;
-		char **np = realloc(ctl->paths, ncap * sizeof(*np));
-
-		if (!np)
-			return -ENOMEM;
-		ctl->paths = np;
-		ctl->cappaths = ncap;
-	}
+	if (pfs_array_reserve(&ctl->paths, &ctl->cappaths, ctl->npaths + 1, sizeof(*ctl->paths)))
+		return -ENOMEM;
 	if (ctl->npaths + 1 >= (1ull << 31))
 		return -ENOSPC;
 	dup = strdup(path);

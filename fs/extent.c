@@ -144,15 +144,8 @@ int pfs_ext_map(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk,
 
 int pfs_extvec_push(struct pfs_extvec *vec, uint64_t lblk, uint64_t pblk, uint64_t len)
 {
-	if (vec->n == vec->cap) {
-		size_t ncap = vec->cap ? vec->cap * 2 : 16;
-		struct pfs_extent_pm *nv = realloc(vec->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		vec->v = nv;
-		vec->cap = ncap;
-	}
+	if (pfs_array_reserve(&vec->v, &vec->cap, vec->n + 1, sizeof(*vec->v)))
+		return -ENOMEM;
 	vec->v[vec->n++] = (struct pfs_extent_pm){ .lblk = lblk, .pblk = pblk,
 						   .len = (uint32_t)len };
 	return 0;

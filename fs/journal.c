@@ -58,16 +58,10 @@ static int jrec_collect(struct pfs_fs *fs, uint64_t seq, uint64_t **pos, size_t 
 		    r->len > fs->jbytes - p - sizeof(struct pfs_jrec_pm) ||
 		    r->csum != jrec_csum(r, JREC_DATA(r)))
 			break;
-		if (*n == cap) {
-			uint64_t *np;
-
-			cap = cap ? cap * 2 : 64;
-			np = realloc(*pos, cap * sizeof(**pos));
-			if (!np) {
-				free(*pos);
-				return -ENOMEM;
-			}
-			*pos = np;
+		if (pfs_array_reserve(pos, &cap, *n + 1, sizeof(**pos))) {
+			free(*pos);
+			*pos = NULL;
+			return -ENOMEM;
 		}
 		(*pos)[(*n)++] = p;
 		p += sizeof(*r) + PAD8(r->len);
@@ -347,15 +341,8 @@ int pfs_tx_free_later(struct pfs_tx *tx, uint64_t pblk, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	if (tx->nfree == tx->freecap) {
-		size_t ncap = tx->freecap ? tx->freecap * 2 : 64;
-		struct pfs_freeq *nq = realloc(tx->freeq, ncap * sizeof(*nq));
-
-		if (!nq)
-			return -ENOMEM;
-		tx->freeq = nq;
-		tx->freecap = ncap;
-	}
+	if (pfs_array_reserve(&tx->freeq, &tx->freecap, tx->nfree + 1, sizeof(*tx->freeq)))
+		return -ENOMEM;
 	tx->freeq[tx->nfree++] = (struct pfs_freeq){ pblk, len };
 	return 0;
 }

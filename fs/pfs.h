@@ -34,6 +34,10 @@ struct pfs_device {
 	struct pfs_pmem pm;
 };
 
+/* ---- array.c ---- */
+/* Makes *arrayp (an array of elem-byte items) hold at least need items. */
+int pfs_array_reserve(void *arrayp, size_t *cap, size_t need, size_t elem);
+
 /* ---- crc32c.c ---- */
 uint32_t pfs_crc32c(uint32_t crc, const void *buf, size_t len);
 
