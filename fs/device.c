@@ -10,11 +10,13 @@
  */
 #include <fcntl.h>
 #include <libpmem.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -62,6 +64,17 @@ static int dax_size(const struct stat *st, size_t *size)
 		return rc;
 	*size = strtoull(buf, NULL, 0);
 	return *size ? 0 : -ENODEV;
+}
+
+/* tmpfs, ramfs, hugetlbfs: memory with no disk behind it */
+static bool on_ram_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC ||
+	       sfs.f_type == HUGETLBFS_MAGIC;
 }
 
 static int device_classify(const char *path, const struct stat *st, enum pfs_dev_kind *kind)
@@ -210,6 +223,7 @@ int pfs_device_open(const char *path, bool readonly, struct pfs_device **out)
 	rc = device_classify(path, &st, &dev->info.kind);
 	if (rc)
 		goto out_close;
+	dev->info.ram_backed = dev->info.kind == PFS_DEV_FILE && on_ram_fs(dev->fd);
 	rc = device_lock(dev, readonly);
 	if (rc)
 		goto out_close;

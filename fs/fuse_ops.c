@@ -19,6 +19,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
+#include "fuse_wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,9 +165,29 @@ static void want_if_capable(struct fuse_conn_info *conn, unsigned cap)
 		conn->want |= cap;
 }
 
+/*
+ * direct_io by default: reads reply straight from the mapping and writes
+ * copy straight into it, with no second copy of pmem in the page cache and
+ * no GETXATTR(security.capability) round trip before every cached write.
+ * It needs the kernel to allow shared mmap of direct_io files (a PMDK pool
+ * in a pool file); where it does not, the page cache stays in front.
+ */
+static void choose_cache_mode(struct pmemfs_server *srv)
+{
+	bool mmap_ok = pmemfs_wire_offered_mmap_dio();
+
+	srv->direct_io = srv->cache_opt == PMEMFS_CACHE_DIRECT ||
+			 (srv->cache_opt == PMEMFS_CACHE_AUTO && mmap_ok);
+	pmemfs_wire_want_mmap_dio(srv->direct_io);
+	if (srv->direct_io && !mmap_ok)
+		pfs_log(PFS_LOG_WARN, "direct_io: this kernel cannot map direct_io files "
+			"shared (mmap MAP_SHARED fails with ENODEV)");
+	pfs_log(PFS_LOG_DEBUG, "fuse: %s", srv->direct_io ? "direct_io" : "page cache");
+}
+
 static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	choose_cache_mode(userdata);
 	conn->max_write = PMEMFS_MAX_IO;
 	conn->max_read = PMEMFS_MAX_IO;
 	conn->max_readahead = PMEMFS_MAX_IO;
@@ -454,9 +475,8 @@ static void pmemfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 /* ---- files ---- */
 
 /*
- * Default: the kernel page cache stays in front (shared mmap needs it: a
- * PMDK pool lives in a pool file) and is kept across opens, since every
- * write goes through this server. -o direct_io bypasses it.
+ * direct_io or the page cache, as init() chose (choose_cache_mode). The page
+ * cache is kept across opens: every write goes through this server.
  */
 static void open_flags(const struct pmemfs_server *srv, struct fuse_file_info *fi)
 {
@@ -612,6 +632,36 @@ static int bufvec_bounce(struct fuse_bufvec *src, struct iovec *iov)
 }
 
 /*
+ * What file_remove_privs() does for a cached write, done here for a
+ * direct_io write when the kernel asks (FUSE_WRITE_KILL_SUIDGID: the writer
+ * lacks CAP_FSETID): clear suid, and sgid when group-executable; drop
+ * security.capability. Done before the data is written, as the kernel does.
+ */
+static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino)
+{
+	struct pfs_fs *fs = srv->fs;
+	struct pfs_setattr sa = { .valid = PFS_SET_MODE };
+	struct pfs_attr attr;
+	size_t len;
+	int rc = pfs_getattr(fs, ino, &attr);
+
+	if (rc)
+		return rc;
+	sa.mode = attr.mode & 07777 & ~(uint32_t)S_ISUID;
+	if ((attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		sa.mode &= ~(uint32_t)S_ISGID;
+	if (sa.mode != (attr.mode & 07777)) {
+		rc = pfs_setattr(fs, ino, &sa, &attr);
+		/* the kernel's cached mode is now stale: drop it (attributes only) */
+		if (rc == 0 && srv->se)
+			fuse_lowlevel_notify_inval_inode(srv->se, ino, -1, 0);
+	}
+	if (rc == 0 && pfs_getxattr(fs, ino, "security.capability", NULL, 0, &len) == 0)
+		rc = pfs_removexattr(fs, ino, "security.capability");
+	return rc == -ENODATA ? 0 : rc;
+}
+
+/*
  * O_APPEND: through the page cache the kernel picks the offset (EOF under
  * the inode lock). With direct_io the core appends at its own EOF.
  */
@@ -621,7 +671,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	struct pmemfs_server *srv = srv_of(req);
 	struct iovec iov[WRITE_IOV_MAX];
 	bool append = srv->direct_io && (fi->flags & O_APPEND);
-	bool sync = fi->flags & (O_SYNC | O_DSYNC);
+	bool sync = srv->durable_writes || (fi->flags & (O_SYNC | O_DSYNC));
 	void *bounce = NULL;
 	size_t written = 0;
 	int cnt, rc;
@@ -644,7 +694,9 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		free(bounce);
 		return;
 	}
-	rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
+	rc = pmemfs_wire_kill_suidgid() ? kill_privs(srv, ino) : 0;
+	if (rc == 0)
+		rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
 	pmemfs_count(&srv->count.writes, 1);
 	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);
 out:
@@ -670,12 +722,27 @@ static void pmemfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * With durable writes every write() was durable when it returned and every
+ * metadata change is at its commit: fsync has nothing left to do. ENOSYS
+ * tells the kernel so (fc->no_fsync, no_fsyncdir): later fsyncs then cost no
+ * round trip. The kernel still writes back dirty mmap'd pages first, as
+ * WRITE requests, which are durable when answered.
+ */
 static void pmemfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
+	struct pmemfs_server *srv = srv_of(req);
 	int rc = 0;
 
 	(void)fi;
+	if (srv->durable_writes) {
+		if (!syn_ino(ino))
+			(void)pfs_fsync(srv->fs, ino, datasync != 0);
+		pmemfs_count(&srv->count.fsyncs, 1);
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (!syn_ino(ino)) {
 		rc = pfs_fsync(srv_of(req)->fs, ino, datasync != 0);
 		pmemfs_count(rc ? &srv_of(req)->count.errors : &srv_of(req)->count.fsyncs, 1);

@@ -37,6 +37,13 @@ struct pmemfs_counters {
 	atomic_uint_fast64_t errors;   /* reads, writes and fsyncs that failed */
 };
 
+/* -o direct_io, -o page_cache, or neither: decided in init() */
+enum pmemfs_cache {
+	PMEMFS_CACHE_AUTO,
+	PMEMFS_CACHE_DIRECT,
+	PMEMFS_CACHE_PAGE,
+};
+
 /*
  * Adapter state: one per mount, owned by main, read-only once serving
  * (but for the counters).
@@ -45,8 +52,11 @@ struct pmemfs_server {
 	struct pfs_fs *fs;
 	struct timespec mount_time;    /* times of the synthetic nodes */
 	double cache_timeout;          /* entry and attr timeout, seconds */
-	bool direct_io;                /* FOPEN_DIRECT_IO on every open */
+	enum pmemfs_cache cache_opt;   /* what the command line asked for */
+	bool direct_io;                /* FOPEN_DIRECT_IO on every open (set in init) */
+	bool durable_writes;           /* data durable when write() returns; no FSYNC */
 	struct pfs_ctl *ctl;           /* the topology tree (regions/, ...) */
+	struct fuse_session *se;       /* for notifications; set before serving */
 	struct pmemfs_counters count;
 };
 

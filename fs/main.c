@@ -11,6 +11,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
+#include "fuse_wire.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +29,8 @@
 struct pmemfs_cli {
 	char *device;
 	int direct_io;
+	int page_cache;
+	char *durable;
 	double cache_timeout;
 	int readonly;
 	int has_fsname;
@@ -40,6 +43,8 @@ enum { KEY_RO, KEY_FSNAME, KEY_SUBTYPE };
 
 static const struct fuse_opt cli_opts[] = {
 	CLI_OPT("direct_io", direct_io, 1),
+	CLI_OPT("page_cache", page_cache, 1),
+	CLI_OPT("durable=%s", durable, 0),
 	CLI_OPT("cache_timeout=%lf", cache_timeout, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
@@ -61,9 +66,16 @@ static void print_usage(const char *prog)
 	       "-o default_permissions is always on: the kernel checks permissions\n"
 	       "as for a kernel file system.\n\n");
 	printf("pmemfs options:\n"
-	       "    -o direct_io           bypass the kernel page cache (disables\n"
-	       "                           shared mmap on kernels without\n"
-	       "                           FUSE_DIRECT_IO_ALLOW_MMAP)\n"
+	       "    -o direct_io           bypass the kernel page cache (the default\n"
+	       "                           where the kernel allows shared mmap of\n"
+	       "                           direct_io files, FUSE 7.39, Linux 6.6)\n"
+	       "    -o page_cache          keep the kernel page cache in front (the\n"
+	       "                           default on older kernels)\n"
+	       "    -o durable=WHEN        when written data becomes durable: 'write'\n"
+	       "                           (before write() returns; fsync has nothing\n"
+	       "                           left to do) or 'fsync'. Default: write on\n"
+	       "                           pmem and on images in tmpfs, fsync on images\n"
+	       "                           on disk (each msync waits for the disk)\n"
 	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
 	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
 	       "    -o fsname=NAME         source shown in /proc/mounts (default DEVICE)\n"
@@ -155,6 +167,15 @@ static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		fprintf(stderr, "pmemfs: cache_timeout must be >= 0\n");
 		return -1;
 	}
+	if (cli->durable && strcmp(cli->durable, "write") != 0 &&
+	    strcmp(cli->durable, "fsync") != 0) {
+		fprintf(stderr, "pmemfs: durable=%s: expected 'write' or 'fsync'\n", cli->durable);
+		return -1;
+	}
+	if (cli->direct_io && cli->page_cache) {
+		fprintf(stderr, "pmemfs: direct_io and page_cache exclude each other\n");
+		return -1;
+	}
 	if (cli_add_mount_opts(args, cli) != 0) {
 		fprintf(stderr, "pmemfs: out of memory\n");
 		return -1;
@@ -240,7 +261,10 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	}
 	clock_gettime(CLOCK_REALTIME, &srv->mount_time);
 	srv->cache_timeout = cli->cache_timeout;
-	srv->direct_io = cli->direct_io;
+	srv->durable_writes = cli->durable ? strcmp(cli->durable, "write") == 0 :
+			      info->is_pmem || info->ram_backed;
+	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
+			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
 	*devp = dev;
 	return 0;
 }
@@ -292,10 +316,14 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 	se = fuse_session_new(args, &pmemfs_ll_ops, sizeof(pmemfs_ll_ops), srv);
 	if (!se)
 		return 1;
+	srv->se = se;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
+	if (pmemfs_wire_attach(se) != 0)
+		pfs_log(PFS_LOG_WARN, "cannot attach to the FUSE device; newer protocol "
+			"features (shared mmap with direct_io) stay off");
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_unmount;
 	if (!cmd->foreground) {
@@ -347,6 +375,7 @@ out_close:
 out_args:
 	free(cmd.mountpoint);
 	free(cli.device);
+	free(cli.durable);
 	fuse_opt_free_args(&args);
 	return status;
 }

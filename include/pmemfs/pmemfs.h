@@ -33,6 +33,7 @@ enum pfs_dev_kind { PFS_DEV_FILE, PFS_DEV_DAX, PFS_DEV_DRAM };
 struct pfs_device_info {
 	enum pfs_dev_kind kind;
 	bool is_pmem;                  /* libpmem: real pmem, flush with CPU instructions */
+	bool ram_backed;               /* a file on tmpfs, ramfs or hugetlbfs: msync is free */
 	size_t size;                   /* mapped bytes */
 	char path[4096];
 };

@@ -14,6 +14,7 @@
 #
 # Servers run in the foreground (-f) in the background of the test, so their
 # pid and stderr are ours; a clean unmount must end them with status 0.
+# PMEMFS_TEST_OPTS (e.g. page_cache,durable=fsync) goes to every mount as -o.
 
 set -uo pipefail
 export LC_ALL=C
@@ -165,8 +166,9 @@ pfs_mount() {
 	local deadline=$((SECONDS + MOUNT_TIMEOUT)) rc
 
 	mkdir -p "$MNT"
-	echo "=== $(date +%T) $PMEMFS -f $* $IMG $MNT" >>"$LOG"
-	"$PMEMFS" -f "$@" "$IMG" "$MNT" </dev/null >>"$LOG" 2>&1 &
+	echo "=== $(date +%T) $PMEMFS -f ${PMEMFS_TEST_OPTS:+-o $PMEMFS_TEST_OPTS }$* $IMG $MNT" >>"$LOG"
+	"$PMEMFS" -f ${PMEMFS_TEST_OPTS:+-o "$PMEMFS_TEST_OPTS"} "$@" "$IMG" "$MNT" \
+		</dev/null >>"$LOG" 2>&1 &
 	SERVER_PID=$!
 	echo "$SERVER_PID" >>"$SCRATCH/server.pids"
 	while ((SECONDS < deadline)); do

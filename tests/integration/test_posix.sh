@@ -220,6 +220,25 @@ check_err "uid 1000 cannot create in a root-owned 0755 directory" "Permission de
 check_err "uid 1000 cannot chown" "Operation not permitted" \
 	"${AS_USER[@]}" chown 0 "$P/shared/u"
 
+# ---- a write by another user clears suid, sgid and file capabilities ----
+# (the kernel does it for cached writes; with direct_io pmemfs does, on the
+# kernel's FUSE_WRITE_KILL_SUIDGID)
+echo x >"$P/suid"
+chmod 6777 "$P/suid"
+check "a file capability is set" setfattr -n security.capability \
+	-v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= "$P/suid"
+check "uid 1000 writes a 6777 file" "${AS_USER[@]}" bash -c 'echo y >>"$1"' _ "$P/suid"
+check_out "suid and sgid are gone" 777 stat -c %a "$P/suid"
+check_err "so is the capability" "No such attribute" \
+	getfattr -n security.capability "$P/suid"
+echo x >"$P/sgid"
+chmod 2767 "$P/sgid"
+check "uid 1000 writes a 2767 file" "${AS_USER[@]}" bash -c 'echo y >>"$1"' _ "$P/sgid"
+check_out "sgid without group exec stays (as in the kernel)" 2767 stat -c %a "$P/sgid"
+chmod 6777 "$P/suid"
+check "root writes a 6777 file" bash -c 'echo z >>"$1"' _ "$P/suid"
+check_out "root keeps suid and sgid (CAP_FSETID)" 6777 stat -c %a "$P/suid"
+
 # ---- setgid directory ----
 mkdir "$P/sg"
 chown 0:4321 "$P/sg"

@@ -40,14 +40,27 @@ else
 	check_out "and persists by msync" "none (emulation: msync)" field "persistence domain"
 fi
 check_out "an emulated image is real pmem: $PMEM" "$PMEM" field "real pmem"
-check_out "mount options" "rw,cache_timeout=1" field "mount options"
+# The defaults: direct_io where the kernel maps direct_io files shared
+# (FUSE 7.39, Linux 6.6); data durable at write() on pmem and in tmpfs.
+kver=$(uname -r | cut -d- -f1)
+if [ "$(printf '%s\n6.6\n' "$kver" | sort -V | head -1)" = 6.6 ]; then
+	CACHE=direct_io
+else
+	CACHE=page_cache
+fi
+case $PMEM:$(stat -f -c %T "$IMG") in
+yes:* | *:tmpfs | *:ramfs) DURABLE=write ;;
+*) DURABLE=fsync ;;
+esac
+OPTS="cache_timeout=1,$CACHE,durable=$DURABLE"
+check_out "mount options" "rw,$OPTS" field "mount options"
 check_out "read-write" "no" field read-only
 check "status.json says the same" jq -e --arg d "$IMG" --argjson p "$PMEM_JSON" \
 	'.device == $d and .real_pmem == $p and
 	 ($p or .persistence_domain == "none (emulation: msync)") and .read_only == false and
 	 .capacity_bytes > 0 and .free_bytes <= .capacity_bytes and
-	 .inodes.total == .inodes.used + .inodes.free and .mount_options == "rw,cache_timeout=1"' \
-	"$SJ"
+	 .inodes.total == .inodes.used + .inodes.free and .mount_options == "rw," + $o' \
+	--arg o "$OPTS" "$SJ"
 before=$(cat "$SJ")
 
 # I/O: two writes of 1 MiB, an fsync, a read, a mkdir (journal commits).
@@ -86,9 +99,15 @@ require "unmount" pfs_umount
 
 # A read-only mount says so.
 require "mount -o ro" pfs_mount -o ro
-check_out "mount options say ro" "ro,cache_timeout=1" field "mount options"
+check_out "mount options say ro" "ro,$OPTS" field "mount options"
 check_out "read-only, and why" "yes (mounted with -o ro)" field read-only
 check "status.json agrees" jq -e '.read_only and .read_only_reason == "mounted with -o ro"' "$SJ"
+check "unmount" pfs_umount
+
+# The other cache mode and durability, when asked for.
+require "mount -o page_cache,durable=fsync" pfs_mount -o page_cache,durable=fsync
+check_out "mount options say so" "rw,cache_timeout=1,page_cache,durable=fsync" \
+	field "mount options"
 check "unmount" pfs_umount
 
 finish

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The FUSE wire, for what Debian 12's libfuse (3.14) does not know.
+ *
+ * The kernel here speaks FUSE 7.4x; libfuse 3.14 stops at 7.38. Two things
+ * from the newer protocol matter to pmemfs, and this file supplies them by
+ * standing between libfuse and /dev/fuse (fuse_session_custom_io(), after
+ * fuse_session_mount() opened the device):
+ *
+ *  - FUSE_DIRECT_IO_ALLOW_MMAP (7.39): lets a file opened with
+ *    FOPEN_DIRECT_IO be mapped MAP_SHARED, the kernel keeping the page cache
+ *    coherent for the mapped inode. Without it direct_io breaks shared mmap
+ *    (a PMDK pool in a pool file). The INIT request tells whether the kernel
+ *    offers it; the INIT reply libfuse builds is amended to accept it.
+ *  - the WRITE request's write_flags, which libfuse does not hand to the
+ *    write handler. With direct_io the kernel does not clear suid/sgid on a
+ *    write itself; it sets FUSE_WRITE_KILL_SUIDGID when the writer lacks
+ *    CAP_FSETID and expects the server to. libfuse's multi-threaded loop
+ *    processes a request on the thread that read it, so the flags are kept
+ *    per thread for the handler.
+ *
+ * Nothing else is touched: every other request and reply passes through
+ * unchanged. Only one session per process (the server's) uses this.
+ */
+#define FUSE_USE_VERSION 314
+
+#include "fuse_wire.h"
+
+#include <errno.h>
+#include <linux/fuse.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "pmemfs/pmemfs.h"
+
+/* FUSE 7.39; defined by newer <linux/fuse.h> */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+
+struct wire_state {
+	_Atomic uint64_t init_unique;  /* INIT request awaiting its reply; 0: none */
+	_Atomic uint64_t offered;      /* the kernel's INIT flags (flags2 << 32 | flags) */
+	_Atomic uint64_t want;         /* flags to add to the INIT reply if offered */
+	_Atomic uint64_t granted;      /* flags actually added */
+};
+
+static struct wire_state wire;
+static _Thread_local uint32_t thread_write_flags;
+
+static void note_init(const struct fuse_in_header *h, size_t len)
+{
+	const struct fuse_init_in *in = (const void *)(h + 1);
+	uint64_t flags;
+
+	if (len < sizeof(*h) + offsetof(struct fuse_init_in, unused))
+		return;
+	flags = in->flags;
+	if (flags & FUSE_INIT_EXT)
+		flags |= (uint64_t)in->flags2 << 32;
+	atomic_store(&wire.offered, flags);
+	atomic_store(&wire.init_unique, h->unique);
+}
+
+static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
+{
+	const struct fuse_in_header *h = buf;
+	ssize_t n;
+
+	(void)userdata;
+	n = read(fd, buf, len);
+	thread_write_flags = 0;
+	if (n < (ssize_t)sizeof(*h))
+		return n;
+	if (h->opcode == FUSE_WRITE && (size_t)n >= sizeof(*h) + sizeof(struct fuse_write_in))
+		thread_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
+	else if (h->opcode == FUSE_INIT)
+		note_init(h, (size_t)n);
+	return n;
+}
+
+/* The INIT reply, with the wanted flags the kernel offered added. */
+static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
+{
+	struct fuse_init_out out;
+	struct iovec copy[2];
+	uint64_t add = atomic_load(&wire.want) & atomic_load(&wire.offered);
+	uint64_t flags;
+
+	if (count != 2 || iov[1].iov_len != sizeof(out) || add == 0)
+		return writev(fd, iov, count);
+	memcpy(&out, iov[1].iov_base, sizeof(out));
+	flags = (uint64_t)out.flags | (uint64_t)out.flags2 << 32 | add | FUSE_INIT_EXT;
+	out.flags = (uint32_t)flags;
+	out.flags2 = (uint32_t)(flags >> 32);
+	copy[0] = iov[0];
+	copy[1].iov_base = &out;
+	copy[1].iov_len = sizeof(out);
+	atomic_store(&wire.granted, add);
+	pfs_log(PFS_LOG_DEBUG, "fuse: INIT reply amended with flags 0x%llx",
+		(unsigned long long)add);
+	return writev(fd, copy, 2);
+}
+
+static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *oh = iov[0].iov_base;
+	uint64_t init = atomic_load(&wire.init_unique);
+
+	(void)userdata;
+	if (init == 0 || iov[0].iov_len < sizeof(*oh) || oh->unique != init)
+		return writev(fd, iov, count);
+	atomic_store(&wire.init_unique, 0);
+	if (oh->error != 0)
+		return writev(fd, iov, count);
+	return write_init_reply(fd, iov, count);
+}
+
+static const struct fuse_custom_io wire_io = {
+	.read = wire_read,
+	.writev = wire_writev,
+	/* no splice: requests are read into memory (SPLICE_READ is off) */
+};
+
+int pmemfs_wire_attach(struct fuse_session *se)
+{
+	int rc = fuse_session_custom_io(se, &wire_io, fuse_session_fd(se));
+
+	return rc > 0 ? -rc : rc;
+}
+
+bool pmemfs_wire_offered_mmap_dio(void)
+{
+	return atomic_load(&wire.offered) & FUSE_DIRECT_IO_ALLOW_MMAP;
+}
+
+void pmemfs_wire_want_mmap_dio(bool on)
+{
+	if (on)
+		atomic_fetch_or(&wire.want, FUSE_DIRECT_IO_ALLOW_MMAP);
+	else
+		atomic_fetch_and(&wire.want, ~(uint64_t)FUSE_DIRECT_IO_ALLOW_MMAP);
+}
+
+bool pmemfs_wire_kill_suidgid(void)
+{
+	return thread_write_flags & FUSE_WRITE_KILL_SUIDGID;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuse_wire.c: the FUSE protocol bits newer than Debian 12's libfuse 3.14
+ * (FUSE_DIRECT_IO_ALLOW_MMAP, the WRITE request's write_flags), supplied
+ * between libfuse and /dev/fuse.
+ */
+#ifndef PMEMFS_FUSE_WIRE_H
+#define PMEMFS_FUSE_WIRE_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+/* After fuse_session_mount(): route the session's device I/O through here. */
+int pmemfs_wire_attach(struct fuse_session *se);
+
+/* In init(): did the kernel offer shared mmap of direct_io files? */
+bool pmemfs_wire_offered_mmap_dio(void);
+/* In init(): accept it in the INIT reply (only if offered). */
+void pmemfs_wire_want_mmap_dio(bool on);
+
+/* In a write handler: the kernel asked the server to clear suid/sgid. */
+bool pmemfs_wire_kill_suidgid(void);
+
+#endif /* PMEMFS_FUSE_WIRE_H */
