@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The pmemfs benchmark (issue 5): in one run on one machine it measures
-#   - pmemfs pools/ on an emulated pmem image in /dev/shm, with the kernel
-#     page cache in front (the default) and with -o direct_io,
+#   - pmemfs pools/ on an emulated pmem image in /dev/shm, in the default
+#     mode (direct_io, data durable at write) and with -o page_cache,
 #   - kernel tmpfs (a directory in /dev/shm),
 #   - the raw copy limit of the same kind of mapping through libpmem
 #     (bench/memcpy_limit.c),
@@ -329,10 +329,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		mkdir -p "$WORK/tmpfs"
 		io_target tmpfs "$WORK/tmpfs"
 		rm -rf "$WORK/tmpfs"
-		log "rep $rep/$REPS: fio on pmemfs (page cache)"
+		log "rep $rep/$REPS: fio on pmemfs (default: direct_io, durable=write)"
 		io_pmemfs pmemfs ""
-		log "rep $rep/$REPS: fio on pmemfs -o direct_io"
-		io_pmemfs pmemfs-dio direct_io
+		log "rep $rep/$REPS: fio on pmemfs -o page_cache"
+		io_pmemfs pmemfs-pc page_cache
 		log "rep $rep/$REPS: libpmem copy limit"
 		io_limit
 	fi
@@ -404,7 +404,7 @@ jq -r '
 	  "machine: \($s.machine.nproc) cpus, \($s.machine.cpu), kernel \($s.machine.kernel)",
 	  "load average (1 min): start \($s.load.start), end \($s.load.end); per section: \($s.load.per_section | tostring)",
 	  "reps \($s.config.reps), fio \($s.config.fio_runtime_s) s x \($s.config.fio_size_mib_per_job) MiB per job, psync\(if $s.config.pmemfs_opts != "" then ", pmemfs -o " + $s.config.pmemfs_opts else "" end)",
-	  "cells: median (min-max); pmemfs = page cache in front (default), pmemfs-dio = -o direct_io;",
+	  "cells: median (min-max); pmemfs = the default (direct_io, durable=write), pmemfs-pc = -o page_cache;",
 	  "limit = libpmem copy of the same kind of mapping (bench/memcpy_limit.c); jobs 0 = not a fio job",
 	  ""' <<<"$SUMMARY"
 jq -r --argjson order "$ORDER" '
@@ -415,8 +415,8 @@ jq -r --argjson order "$ORDER" '
 		else (.median | f) end;
 	def pct: if . == null then "-" else "\(. * 100 | round)%" end;
 	. as $s
-	| (["section", "workload", "jobs", "unit", "tmpfs", "pmemfs", "pmemfs-dio", "limit",
-	    "pm/tmpfs", "dio/tmpfs", "pm/limit", "dio/limit"] | @tsv),
+	| (["section", "workload", "jobs", "unit", "tmpfs", "pmemfs", "pmemfs-pc", "limit",
+	    "pm/tmpfs", "pc/tmpfs", "pm/limit", "pc/limit"] | @tsv),
 	  ($s.results | map(select(.section == "io" or .section == "meta"))
 	   | group_by([.section, .metric, .jobs])
 	   | sort_by(.[0].section, (.[0].jobs | if . == 0 then 9 else . end),
@@ -426,9 +426,9 @@ jq -r --argjson order "$ORDER" '
 	     def r($x; $k): ($s.ratios | map(select(.section == $g[0].section and .metric == $g[0].metric
 			and .jobs == $g[0].jobs and .target == $x)) | first | if . == null then null else .[$k] end);
 	   [$g[0].section, $g[0].metric, ($g[0].jobs | tostring), $g[0].unit,
-	    (t("tmpfs") | cell), (t("pmemfs") | cell), (t("pmemfs-dio") | cell), (t("limit") | cell),
-	    (r("pmemfs"; "vs_tmpfs") | pct), (r("pmemfs-dio"; "vs_tmpfs") | pct),
-	    (r("pmemfs"; "vs_limit") | pct), (r("pmemfs-dio"; "vs_limit") | pct)] | @tsv)
+	    (t("tmpfs") | cell), (t("pmemfs") | cell), (t("pmemfs-pc") | cell), (t("limit") | cell),
+	    (r("pmemfs"; "vs_tmpfs") | pct), (r("pmemfs-pc"; "vs_tmpfs") | pct),
+	    (r("pmemfs"; "vs_limit") | pct), (r("pmemfs-pc"; "vs_limit") | pct)] | @tsv)
 	' <<<"$SUMMARY" | column -t -s $'\t'
 echo
 jq -r '

@@ -8,11 +8,13 @@
  *
  * The common changes are done in place inside the caller's transaction:
  * growing the extent that ends where new blocks begin (sequential writes),
- * inserting into a non-full inline root, appending to the rightmost leaf.
- * Everything else collects the map, edits it in DRAM, and rebuilds the tree
- * copy-on-write into fresh blocks, swapping the root in the transaction; the
- * old nodes are freed at commit. O(extents) for those rare cases, and simple
- * to keep crash-consistent.
+ * inserting into a non-full inline root or leaf, splitting a full leaf in
+ * two when its parent has room (random writes into a sparse file).
+ * Everything else (removals, a full parent, an insert left of every key)
+ * collects the map, edits it in DRAM, and rebuilds the tree copy-on-write
+ * into fresh blocks 3/4 full, swapping the root in the transaction; the old
+ * nodes are freed at commit. O(extents) for those cases, and simple to keep
+ * crash-consistent.
  */
 #include <stdlib.h>
 
@@ -211,9 +213,9 @@ int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_e
 /* ---- rebuild (copy-on-write) ---- */
 
 static int write_nodes(struct pfs_tx *tx, const struct pfs_extent_pm *src, size_t n,
-		       unsigned level, struct pfs_extvec *parents)
+		       unsigned level, size_t fill, struct pfs_extvec *parents)
 {
-	size_t nnodes = (n + PFS_NODE_ENTRIES - 1) / PFS_NODE_ENTRIES;
+	size_t nnodes = (n + fill - 1) / fill;
 	size_t done = 0;
 	int rc;
 
@@ -225,8 +227,8 @@ static int write_nodes(struct pfs_tx *tx, const struct pfs_extent_pm *src, size_
 			return rc;
 		for (uint64_t k = 0; k < got; k++, done++) {
 			struct pfs_node_pm node = { .magic = PFS_NODE_MAGIC, .level = (uint16_t)level };
-			size_t first = done * PFS_NODE_ENTRIES;
-			size_t cnt = n - first < PFS_NODE_ENTRIES ? n - first : PFS_NODE_ENTRIES;
+			size_t first = done * fill;
+			size_t cnt = n - first < fill ? n - first : fill;
 
 			node.count = (uint16_t)cnt;
 			memcpy(node.e, src + first, cnt * sizeof(*src));
@@ -268,10 +270,27 @@ static int free_nodes(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t *coun
 	return rc;
 }
 
+/*
+ * Entries per rebuilt node: 3/4 full, so that later inserts go in place or
+ * split locally (try_leaf_insert) for a long while before the next rebuild;
+ * packed full only when the slack would not fit in depth 2.
+ */
+#define PFS_NODE_FILL (PFS_NODE_ENTRIES * 3 / 4)
+
+static size_t rebuild_fill(size_t n)
+{
+	size_t l1 = (n + PFS_NODE_FILL - 1) / PFS_NODE_FILL;
+	size_t l2 = (l1 + PFS_NODE_FILL - 1) / PFS_NODE_FILL;
+
+	return l1 <= PFS_INLINE_EXTENTS || l2 <= PFS_INLINE_EXTENTS ? PFS_NODE_FILL
+								     : PFS_NODE_ENTRIES;
+}
+
 int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs_extvec *vec)
 {
 	struct pfs_extvec l1 = { 0 }, l2 = { 0 };
 	uint64_t old_nodes = 0, new_nodes = 0;
+	size_t fill = rebuild_fill(vec->n);
 	int rc;
 
 	rc = free_nodes(tx, ip, &old_nodes);
@@ -281,7 +300,7 @@ int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs
 		rc = set_root(tx, ip, vec->v, vec->n, 0);
 		goto blocks;
 	}
-	rc = write_nodes(tx, vec->v, vec->n, 0, &l1);
+	rc = write_nodes(tx, vec->v, vec->n, 0, fill, &l1);
 	if (rc)
 		goto out;
 	new_nodes = l1.n;
@@ -289,7 +308,7 @@ int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs
 		rc = set_root(tx, ip, l1.v, l1.n, 1);
 		goto blocks;
 	}
-	rc = write_nodes(tx, l1.v, l1.n, 1, &l2);
+	rc = write_nodes(tx, l1.v, l1.n, 1, fill, &l2);
 	if (rc)
 		goto out;
 	new_nodes += l2.n;
@@ -375,6 +394,137 @@ static int try_append(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk,
 	return rc ? rc : 1;
 }
 
+/* ---- local insert into a leaf node, splitting it when full ---- */
+
+/* The route from the root down to the leaf that covers lblk. */
+struct ext_path {
+	struct ext_root lv[3];        /* lv[0]: root; lv[depth]: the leaf */
+	int idx[3];                   /* entry taken at each inner level */
+	unsigned depth;
+};
+
+static int descend_path(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk,
+			struct ext_path *p)
+{
+	int rc;
+
+	p->depth = ip->ext_depth;
+	root_of(ip, &p->lv[0]);
+	for (unsigned d = 0; d < p->depth; d++) {
+		int i = find_le(&p->lv[d], lblk);
+
+		if (i < 0)
+			return 0;  /* left of everything: the keys above would change */
+		p->idx[d] = i;
+		rc = node_get(fs, p->lv[d].e[i].pblk, p->lv[d].level - 1, &p->lv[d + 1]);
+		if (rc)
+			return rc;
+	}
+	return 1;
+}
+
+static struct pfs_node_pm *node_of(const struct ext_root *r)
+{
+	return (struct pfs_node_pm *)((char *)r->e - offsetof(struct pfs_node_pm, e));
+}
+
+/* Entry count field of an inner level: the inode's for the root, else the node's. */
+static uint16_t *count_field(struct pfs_inode_pm *ip, const struct ext_path *p, unsigned d)
+{
+	return d == 0 ? &ip->ext_count : &node_of(&p->lv[d])->count;
+}
+
+/* Puts ne at pos of level d (which has room), shifting the rest right. */
+static int level_insert(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct ext_path *p,
+			unsigned d, unsigned pos, const struct pfs_extent_pm *ne)
+{
+	const struct ext_root *r = &p->lv[d];
+	struct pfs_extent_pm tail[PFS_NODE_ENTRIES];
+	unsigned n = r->count - pos;
+	int rc;
+
+	tail[0] = *ne;
+	memcpy(tail + 1, r->e + pos, n * sizeof(*ne));
+	rc = pfs_tx_set(tx, r->e + pos, tail, (n + 1) * sizeof(*ne));
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, count_field(ip, p, d), (uint16_t)(r->count + 1));
+	return rc;
+}
+
+/*
+ * The leaf is full: its entries plus ne are split in two, the upper half
+ * into a fresh node (unreachable until the parent, journaled, points to it),
+ * the lower half kept in place. The parent must have room.
+ */
+static int leaf_split(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct ext_path *p,
+		      unsigned pos, const struct pfs_extent_pm *ne)
+{
+	const struct ext_root *leaf = &p->lv[p->depth];
+	unsigned d = p->depth - 1, half = (PFS_NODE_ENTRIES + 1) / 2 + 1;
+	struct pfs_extent_pm all[PFS_NODE_ENTRIES + 1];
+	struct pfs_node_pm node = { .magic = PFS_NODE_MAGIC, .level = 0 };
+	struct pfs_extent_pm up = { 0 };
+	uint64_t pblk, got;
+	int rc;
+
+	memcpy(all, leaf->e, pos * sizeof(*ne));
+	all[pos] = *ne;
+	memcpy(all + pos + 1, leaf->e + pos, (leaf->count - pos) * sizeof(*ne));
+	rc = pfs_alloc_blocks(tx, 1, 0, &pblk, &got);
+	if (rc)
+		return rc;
+	node.count = (uint16_t)(PFS_NODE_ENTRIES + 1 - half);
+	memcpy(node.e, all + half, node.count * sizeof(*ne));
+	pfs_pm_copy(tx->fs->pm, pfs_blk(tx->fs, pblk), &node, sizeof(node));
+	rc = pfs_tx_set(tx, leaf->e, all, half * sizeof(*ne));
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &node_of(leaf)->count, (uint16_t)half);
+	up.lblk = all[half].lblk;
+	up.pblk = pblk;
+	if (!rc)
+		rc = level_insert(tx, ip, p, d, (unsigned)p->idx[d] + 1, &up);
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks + 1);
+	return rc;
+}
+
+static unsigned level_cap(unsigned d)
+{
+	return d == 0 ? PFS_INLINE_EXTENTS : PFS_NODE_ENTRIES;
+}
+
+/*
+ * Into the leaf that covers lblk: in place when it has room, else split
+ * when its parent has room. O(node) instead of the rebuild's O(extents):
+ * random writes into a sparse file take this path. 1 if done.
+ */
+static int try_leaf_insert(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk,
+			   uint64_t pblk, uint64_t len)
+{
+	struct pfs_extent_pm ne = { .lblk = lblk, .pblk = pblk, .len = (uint32_t)len };
+	struct ext_path p;
+	const struct ext_root *leaf;
+	unsigned pos;
+	int rc;
+
+	if (ip->ext_depth == 0)
+		return 0;
+	rc = descend_path(tx->fs, ip, lblk, &p);
+	if (rc <= 0)
+		return rc;
+	leaf = &p.lv[p.depth];
+	pos = (unsigned)(find_le(leaf, lblk) + 1);
+	if (pos == 0)
+		return 0;
+	if (leaf->count < PFS_NODE_ENTRIES)
+		rc = level_insert(tx, ip, &p, p.depth, pos, &ne);
+	else if (p.lv[p.depth - 1].count < level_cap(p.depth - 1))
+		rc = leaf_split(tx, ip, &p, pos, &ne);
+	else
+		return 0;
+	return rc ? rc : 1;
+}
+
 static int insert_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk,
 			  uint64_t pblk, uint64_t len)
 {
@@ -407,6 +557,8 @@ int pfs_ext_insert(struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t lblk, ui
 
 	if (rc == 0)
 		rc = try_append(tx, ip, lblk, pblk, len);
+	if (rc == 0)
+		rc = try_leaf_insert(tx, ip, lblk, pblk, len);
 	if (rc == 0)
 		rc = insert_rebuild(tx, ip, lblk, pblk, len);
 	if (rc < 0)

@@ -795,6 +795,26 @@ static void run_extents_deep(struct wl_ctx *w)
 	w_truncate(w, "/x", 40 * 4096);
 }
 
+#define SPLIT_EXTENTS 170   /* one full leaf under the inline root */
+
+static void setup_extents_split(struct wl_ctx *w)
+{
+	w_create(w, "/x");
+	for (uint64_t b = 0; b < 2 * SPLIT_EXTENTS && !w->broken; b += 2)
+		w_write(w, "/x", b * 4096, 16, 300 + (uint32_t)b, false);
+	w_fsync(w, "/x");
+	want_depth(w, "/x", 1);
+}
+
+/* Into the middle of a full leaf: it splits in place; then plain leaf inserts. */
+static void run_extents_split(struct wl_ctx *w)
+{
+	w_write(w, "/x", 101 * 4096, 4096, 500, false);
+	w_write(w, "/x", 7 * 4096, 100, 501, false);
+	w_write(w, "/x", 301 * 4096, 4096, 502, true);
+	want_depth(w, "/x", 1);
+}
+
 /* ---- ENOSPC ---- */
 
 static void setup_enospc(struct wl_ctx *w)
@@ -899,6 +919,8 @@ const struct workload workloads[] = {
 	  run_extents },
 	{ "extents_deep", "an extent tree growing to depth 2", 8, 64, setup_extents_deep,
 	  run_extents_deep },
+	{ "extents_split", "inserts into a full leaf: a local split, then in-place inserts", 8, 64,
+	  setup_extents_split, run_extents_split },
 	{ "enospc", "write and create until ENOSPC", 4, 64, setup_enospc, run_enospc },
 	{ "many_small", "many small operations after an fsync", 4, 64, setup_many, run_many },
 };

@@ -165,6 +165,57 @@ static void test_fragmented_file_builds_a_tree_and_reads_back(void **state)
 	fx_free(f);
 }
 
+/*
+ * Every other block of a sparse file written in a shuffled order: 12,000
+ * extents that never merge, inserted all over a depth-2 tree. Exercises the
+ * in-place leaf insert and the leaf split; the checker must find the tree
+ * sound and every block must read back, before and after a remount.
+ */
+static void test_random_order_writes_into_holes_split_leaves(void **state)
+{
+	enum { N = 12000 };
+	struct fx *f = fx_new(128, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	static unsigned order[N];
+	struct pfs_check_result res;
+	char blk[4096], out[4096];
+	uint64_t seed = 12345;
+
+	for (unsigned i = 0; i < N; i++)
+		order[i] = i;
+	for (unsigned i = N - 1; i > 0; i--) {
+		unsigned j, t;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		j = (unsigned)((seed >> 33) % (i + 1));
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned i = 0; i < N; i++) {
+		fill_pattern(blk, sizeof(blk), order[i]);
+		assert_int_equal(fx_write(f, a, (uint64_t)order[i] * 2 * 4096, blk, sizeof(blk)), 0);
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < N; i++) {
+			fill_pattern(blk, sizeof(blk), i);
+			assert_int_equal(fx_read(f, a, (uint64_t)i * 2 * 4096, out, sizeof(out)), 4096);
+			assert_memory_equal(blk, out, sizeof(blk));
+			if (i + 1 == N)
+				continue;  /* the file ends with the last block written */
+			assert_int_equal(fx_read(f, a, (uint64_t)i * 2 * 4096 + 4096, out,
+						 sizeof(out)), 4096);
+			assert_int_equal(out[0] | out[4095], 0);
+		}
+		pfs_unmount(f->fs);
+		assert_int_equal(pfs_check(f->dev, PFS_CHECK_QUIET, NULL, NULL, &res), 0);
+		assert_int_equal(res.problems, 0);
+		assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+		f->root = pfs_root_ino(f->fs);
+	}
+	fx_free(f);
+}
+
 static void test_fallocate_allocates_and_keep_size_keeps_size(void **state)
 {
 	struct fx *f = fx_new(16, 0);
@@ -217,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_unlink_returns_blocks_to_free_space),
 		cmocka_unit_test(test_full_device_gives_enospc_then_recovers),
 		cmocka_unit_test(test_fragmented_file_builds_a_tree_and_reads_back),
+		cmocka_unit_test(test_random_order_writes_into_holes_split_leaves),
 		cmocka_unit_test(test_fallocate_allocates_and_keep_size_keeps_size),
 		cmocka_unit_test(test_lseek_finds_data_and_holes),
 		cmocka_unit_test(test_write_past_maximum_size_is_efbig),
