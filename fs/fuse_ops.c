@@ -185,6 +185,12 @@ static void choose_cache_mode(struct pmemfs_server *srv)
 	pfs_log(PFS_LOG_DEBUG, "fuse: %s", srv->direct_io ? "direct_io" : "page cache");
 }
 
+bool pmemfs_direct_io(const struct pmemfs_server *srv)
+{
+	return srv->direct_io &&
+	       (srv->cache_opt == PMEMFS_CACHE_DIRECT || pmemfs_wire_granted_mmap_dio());
+}
+
 static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	choose_cache_mode(userdata);
@@ -481,8 +487,8 @@ static void pmemfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void open_flags(const struct pmemfs_server *srv, struct fuse_file_info *fi)
 {
 	fi->fh = 0;
-	fi->direct_io = srv->direct_io;
-	fi->keep_cache = !srv->direct_io;
+	fi->direct_io = pmemfs_direct_io(srv);
+	fi->keep_cache = !fi->direct_io;
 }
 
 static void pmemfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -633,32 +639,23 @@ static int bufvec_bounce(struct fuse_bufvec *src, struct iovec *iov)
 
 /*
  * What file_remove_privs() does for a cached write, done here for a
- * direct_io write when the kernel asks (FUSE_WRITE_KILL_SUIDGID: the writer
- * lacks CAP_FSETID): clear suid, and sgid when group-executable; drop
- * security.capability. Done before the data is written, as the kernel does.
+ * direct_io write (not for mmap writeback, fi->writepage): drop
+ * security.capability, and suid/sgid when the kernel asks
+ * (FUSE_WRITE_KILL_SUIDGID: the writer lacks CAP_FSETID). Before the data
+ * is written, as the kernel does; the kernel's cached mode is then dropped.
  */
-static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino)
+static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
+		      const struct fuse_file_info *fi)
 {
-	struct pfs_fs *fs = srv->fs;
-	struct pfs_setattr sa = { .valid = PFS_SET_MODE };
-	struct pfs_attr attr;
-	size_t len;
-	int rc = pfs_getattr(fs, ino, &attr);
+	bool changed;
+	int rc;
 
-	if (rc)
-		return rc;
-	sa.mode = attr.mode & 07777 & ~(uint32_t)S_ISUID;
-	if ((attr.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		sa.mode &= ~(uint32_t)S_ISGID;
-	if (sa.mode != (attr.mode & 07777)) {
-		rc = pfs_setattr(fs, ino, &sa, &attr);
-		/* the kernel's cached mode is now stale: drop it (attributes only) */
-		if (rc == 0 && srv->se)
-			fuse_lowlevel_notify_inval_inode(srv->se, ino, -1, 0);
-	}
-	if (rc == 0 && pfs_getxattr(fs, ino, "security.capability", NULL, 0, &len) == 0)
-		rc = pfs_removexattr(fs, ino, "security.capability");
-	return rc == -ENODATA ? 0 : rc;
+	if (!pmemfs_direct_io(srv) || fi->writepage)
+		return 0;
+	rc = pfs_kill_privs(srv->fs, ino, pmemfs_wire_kill_suidgid(), &changed);
+	if (rc == 0 && changed && srv->se)
+		fuse_lowlevel_notify_inval_inode(srv->se, ino, -1, 0);
+	return rc;
 }
 
 /*
@@ -670,7 +667,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 {
 	struct pmemfs_server *srv = srv_of(req);
 	struct iovec iov[WRITE_IOV_MAX];
-	bool append = srv->direct_io && (fi->flags & O_APPEND);
+	bool append = fi->direct_io && (fi->flags & O_APPEND);
 	bool sync = srv->durable_writes || (fi->flags & (O_SYNC | O_DSYNC));
 	void *bounce = NULL;
 	size_t written = 0;
@@ -694,7 +691,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		free(bounce);
 		return;
 	}
-	rc = pmemfs_wire_kill_suidgid() ? kill_privs(srv, ino) : 0;
+	rc = kill_privs(srv, ino, fi);
 	if (rc == 0)
 		rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
 	pmemfs_count(&srv->count.writes, 1);

@@ -60,6 +60,12 @@ struct pmemfs_server {
 	struct pmemfs_counters count;
 };
 
+/*
+ * direct_io in effect: as init() chose, unless the default relied on the
+ * kernel's shared-mmap permission and the INIT reply could not carry it.
+ */
+bool pmemfs_direct_io(const struct pmemfs_server *srv);
+
 static inline void pmemfs_count(atomic_uint_fast64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);

@@ -89,8 +89,13 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	uint64_t add = atomic_load(&wire.want) & atomic_load(&wire.offered);
 	uint64_t flags;
 
-	if (count != 2 || iov[1].iov_len != sizeof(out) || add == 0)
+	if (add == 0)
 		return writev(fd, iov, count);
+	if (count != 2 || iov[1].iov_len != sizeof(out)) {
+		pfs_log(PFS_LOG_WARN, "fuse: unexpected INIT reply layout; flags 0x%llx not added",
+			(unsigned long long)add);
+		return writev(fd, iov, count);
+	}
 	memcpy(&out, iov[1].iov_base, sizeof(out));
 	flags = (uint64_t)out.flags | (uint64_t)out.flags2 << 32 | add | FUSE_INIT_EXT;
 	out.flags = (uint32_t)flags;
@@ -134,6 +139,11 @@ int pmemfs_wire_attach(struct fuse_session *se)
 bool pmemfs_wire_offered_mmap_dio(void)
 {
 	return atomic_load(&wire.offered) & FUSE_DIRECT_IO_ALLOW_MMAP;
+}
+
+bool pmemfs_wire_granted_mmap_dio(void)
+{
+	return atomic_load(&wire.granted) & FUSE_DIRECT_IO_ALLOW_MMAP;
 }
 
 void pmemfs_wire_want_mmap_dio(bool on)

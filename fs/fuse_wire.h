@@ -18,6 +18,9 @@ bool pmemfs_wire_offered_mmap_dio(void);
 /* In init(): accept it in the INIT reply (only if offered). */
 void pmemfs_wire_want_mmap_dio(bool on);
 
+/* After init: the INIT reply carried it (the kernel allows the mapping). */
+bool pmemfs_wire_granted_mmap_dio(void);
+
 /* In a write handler: the kernel asked the server to clear suid/sgid. */
 bool pmemfs_wire_kill_suidgid(void);
 

@@ -321,9 +321,11 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
-	if (pmemfs_wire_attach(se) != 0)
-		pfs_log(PFS_LOG_WARN, "cannot attach to the FUSE device; newer protocol "
-			"features (shared mmap with direct_io) stay off");
+	/* without it, direct_io writes could not clear suid: refuse to serve */
+	if (pmemfs_wire_attach(se) != 0) {
+		pfs_log(PFS_LOG_ERR, "cannot attach to the FUSE device");
+		goto out_unmount;
+	}
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_unmount;
 	if (!cmd->foreground) {

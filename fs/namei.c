@@ -239,6 +239,71 @@ out:
 	return rc;
 }
 
+/* The mode a write by a writer without CAP_FSETID leaves (as the kernel's should_remove_suid). */
+static uint32_t mode_after_kill(uint32_t mode)
+{
+	mode &= ~(uint32_t)S_ISUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		mode &= ~(uint32_t)S_ISGID;
+	return mode;
+}
+
+/* Clears suid/sgid in one transaction, under the lock (no lost chmod). */
+static int kill_suidgid(struct pfs_fs *fs, uint64_t ino, bool *changed)
+{
+	struct pfs_inode_pm *ip;
+	struct pfs_tx *tx;
+	int rc;
+
+	*changed = false;
+	pthread_rwlock_wrlock(&fs->lock);
+	rc = pfs_inode_get(fs, ino, &ip);
+	if (rc || !S_ISREG(ip->mode) || mode_after_kill(ip->mode) == ip->mode)
+		goto out;
+	rc = pfs_tx_begin(fs, &tx);
+	if (rc)
+		goto out;
+	rc = pfs_tx_set_u32(tx, &ip->mode, mode_after_kill(ip->mode));
+	if (!rc)
+		rc = pfs_inode_touch(tx, ip, false, true);
+	rc = pfs_tx_end(tx, rc);
+	*changed = rc == 0;
+out:
+	pthread_rwlock_unlock(&fs->lock);
+	return rc;
+}
+
+/* Cheap test first: most files have neither the bits nor an xattr block. */
+static bool privs_present(struct pfs_fs *fs, uint64_t ino, bool suid, bool *has_xattrs)
+{
+	struct pfs_inode_pm *ip;
+	bool any = false;
+
+	*has_xattrs = false;
+	pthread_rwlock_rdlock(&fs->lock);
+	if (pfs_inode_get(fs, ino, &ip) == 0 && S_ISREG(ip->mode)) {
+		*has_xattrs = ip->xattr_blk != 0;
+		any = *has_xattrs || (suid && mode_after_kill(ip->mode) != ip->mode);
+	}
+	pthread_rwlock_unlock(&fs->lock);
+	return any;
+}
+
+int pfs_kill_privs(struct pfs_fs *fs, uint64_t ino, bool suid, bool *mode_changed)
+{
+	bool has_xattrs;
+	int rc = 0;
+
+	*mode_changed = false;
+	if (pfs_is_readonly(fs) || !privs_present(fs, ino, suid, &has_xattrs))
+		return 0;
+	if (suid)
+		rc = kill_suidgid(fs, ino, mode_changed);
+	if (rc == 0 && has_xattrs)
+		rc = pfs_removexattr(fs, ino, "security.capability");
+	return rc == -ENODATA ? 0 : rc;
+}
+
 /* ---- creation ---- */
 
 struct new_node {

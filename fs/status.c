@@ -69,7 +69,7 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
 	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
-		 srv->direct_io ? "direct_io" : "page_cache",
+		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
 		 srv->durable_writes ? "write" : "fsync");
 	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
 	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))

@@ -130,6 +130,13 @@ int pfs_getattr(struct pfs_fs *fs, uint64_t ino, struct pfs_attr *out);
 int pfs_setattr(struct pfs_fs *fs, uint64_t ino, const struct pfs_setattr *sa,
 		struct pfs_attr *out);
 
+/*
+ * What a write takes from a regular file (the kernel's file_remove_privs):
+ * security.capability always; suid, and sgid when group-executable, when
+ * suid is true (the writer lacks CAP_FSETID). *mode_changed: the mode moved.
+ */
+int pfs_kill_privs(struct pfs_fs *fs, uint64_t ino, bool suid, bool *mode_changed);
+
 /* Creation calls take one reference on the new inode, as lookup does. */
 int pfs_mknod(struct pfs_fs *fs, uint64_t dir, const char *name, uint32_t mode,
 	      uint64_t rdev, const struct pfs_cred *cred, struct pfs_attr *out);

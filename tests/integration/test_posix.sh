@@ -236,8 +236,11 @@ chmod 2767 "$P/sgid"
 check "uid 1000 writes a 2767 file" "${AS_USER[@]}" bash -c 'echo y >>"$1"' _ "$P/sgid"
 check_out "sgid without group exec stays (as in the kernel)" 2767 stat -c %a "$P/sgid"
 chmod 6777 "$P/suid"
+setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= "$P/suid"
 check "root writes a 6777 file" bash -c 'echo z >>"$1"' _ "$P/suid"
 check_out "root keeps suid and sgid (CAP_FSETID)" 6777 stat -c %a "$P/suid"
+check_err "but not the capability (as in the kernel)" "No such attribute" \
+	getfattr -n security.capability "$P/suid"
 
 # ---- setgid directory ----
 mkdir "$P/sg"
