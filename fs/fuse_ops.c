@@ -19,6 +19,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
+#include "fuse_stage.h"
 #include "fuse_wire.h"
 
 #include <errno.h>
@@ -595,7 +596,7 @@ static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 }
 
-#define WRITE_IOV_MAX 8
+#define WRITE_IOV_MAX PMEMFS_WIRE_LANDING_MAX
 
 /* Memory buffers become iovecs as they are; -1 when any is an fd or too many. */
 static int bufvec_to_iov(const struct fuse_bufvec *bv, struct iovec *iov, int max)
@@ -658,6 +659,46 @@ static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
 	return rc;
 }
 
+/* Landed data spread over several iovecs, gathered into one malloc'd buffer. */
+static int gather(struct iovec *iov, int cnt, size_t size, void **bounce)
+{
+	char *p = malloc(size ? size : 1);
+	size_t done = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < cnt; done += iov[i].iov_len, i++)
+		memcpy(p + done, iov[i].iov_base, iov[i].iov_len);
+	*bounce = p;
+	iov[0].iov_base = p;
+	iov[0].iov_len = size;
+	return 1;
+}
+
+/*
+ * The request's data as iovecs: in the thread's stage, in libfuse's buffer,
+ * or bounced; one buffer when one is set (control files parse it whole).
+ */
+static int write_source(struct fuse_bufvec *bufv, bool one, struct iovec *iov, void **bounce)
+{
+	size_t size = fuse_buf_size(bufv);
+	int cnt = pmemfs_stage_source(size, iov, WRITE_IOV_MAX);
+
+	*bounce = NULL;
+	if (cnt == 1 || (cnt > 1 && !one))
+		return cnt;
+	if (cnt > 1)
+		return gather(iov, cnt, size, bounce);
+	cnt = one ? -1 : bufvec_to_iov(bufv, iov, WRITE_IOV_MAX);
+	if (cnt >= 0)
+		return cnt;
+	cnt = bufvec_bounce(bufv, &iov[0]);
+	if (cnt)
+		return cnt;
+	*bounce = iov[0].iov_base;
+	return 1;
+}
+
 /*
  * O_APPEND: through the page cache the kernel picks the offset (EOF under
  * the inode lock). With direct_io the core appends at its own EOF.
@@ -669,21 +710,18 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	struct iovec iov[WRITE_IOV_MAX];
 	bool append = fi->direct_io && (fi->flags & O_APPEND);
 	bool sync = srv->durable_writes || (fi->flags & (O_SYNC | O_DSYNC));
+	size_t size = fuse_buf_size(bufv), written = 0;
 	void *bounce = NULL;
-	size_t written = 0;
 	int cnt, rc;
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	cnt = syn_ino(ino) ? -1 : bufvec_to_iov(bufv, iov, WRITE_IOV_MAX);
+	cnt = write_source(bufv, syn_ino(ino), iov, &bounce);
 	if (cnt < 0) {
-		rc = bufvec_bounce(bufv, &iov[0]);
-		if (rc)
-			goto out;
-		bounce = iov[0].iov_base;
-		cnt = 1;
+		rc = cnt;
+		goto out;
 	}
 	if (syn_ino(ino)) {
 		/* a control file: one command per write, replied to by syn_write */
@@ -692,10 +730,19 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		return;
 	}
 	rc = kill_privs(srv, ino, fi);
-	if (rc == 0)
+	if (rc == 0 && pmemfs_stage_source(size, iov, WRITE_IOV_MAX) > 0 &&
+	    pmemfs_stage_adoptable(srv, off, size, append)) {
+		rc = pmemfs_stage_adopt(srv, ino, off, size);
+		written = rc ? 0 : size;
+		if (rc == 0)
+			pmemfs_count(&srv->count.zero_copy_writes, 1);
+	} else if (rc == 0) {
 		rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
+	}
 	pmemfs_count(&srv->count.writes, 1);
 	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);
+	if (rc == 0)
+		pmemfs_stage_after_write(srv, size);
 out:
 	free(bounce);
 	if (rc)

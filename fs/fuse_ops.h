@@ -35,6 +35,7 @@ struct pmemfs_counters {
 	atomic_uint_fast64_t reads, writes, fsyncs;
 	atomic_uint_fast64_t bytes_read, bytes_written;
 	atomic_uint_fast64_t errors;   /* reads, writes and fsyncs that failed */
+	atomic_uint_fast64_t zero_copy_writes; /* relinked from a stage (fuse_stage.c) */
 };
 
 /* -o direct_io, -o page_cache, or neither: decided in init() */
@@ -55,6 +56,7 @@ struct pmemfs_server {
 	enum pmemfs_cache cache_opt;   /* what the command line asked for */
 	bool direct_io;                /* FOPEN_DIRECT_IO on every open (set in init) */
 	bool durable_writes;           /* data durable when write() returns; no FSYNC */
+	bool zerocopy;                 /* stages for large writes (fuse_stage.c) */
 	struct pfs_ctl *ctl;           /* the topology tree (regions/, ...) */
 	struct fuse_session *se;       /* for notifications; set before serving */
 	struct pmemfs_counters count;

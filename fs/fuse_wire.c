@@ -19,6 +19,11 @@
  *    processes a request on the thread that read it, so the flags are kept
  *    per thread for the handler.
  *
+ * It also gives each thread an optional landing zone (fs/fuse_stage.c): a
+ * request is then read with readv(), its header into libfuse's buffer and
+ * the rest into the zone, device blocks a WRITE's data can stay in; other
+ * requests are copied back behind their header, so libfuse sees them whole.
+ *
  * Nothing else is touched: every other request and reply passes through
  * unchanged. Only one session per process (the server's) uses this.
  */
@@ -50,6 +55,17 @@ struct wire_state {
 static struct wire_state wire;
 static _Thread_local uint32_t thread_write_flags;
 
+/*
+ * The landing zone: when a thread has one, a request is read with readv(),
+ * its first WIRE_HDR bytes into libfuse's buffer and the rest into the
+ * zone (a stage's device blocks). A WRITE's data then stays there for the
+ * handler; anything else is copied back behind the header for libfuse.
+ */
+#define WIRE_HDR (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
+static _Thread_local struct iovec landing[PMEMFS_WIRE_LANDING_MAX];
+static _Thread_local int nlanding;
+static _Thread_local size_t landed;   /* bytes of the current WRITE in the zone */
+
 static void note_init(const struct fuse_in_header *h, size_t len)
 {
 	const struct fuse_init_in *in = (const void *)(h + 1);
@@ -64,13 +80,47 @@ static void note_init(const struct fuse_in_header *h, size_t len)
 	atomic_store(&wire.init_unique, h->unique);
 }
 
+/* Bytes [0, len) of the zone go back behind libfuse's header. */
+static void landing_copy_back(char *dst, size_t len)
+{
+	for (int i = 0; i < nlanding && len > 0; i++) {
+		size_t part = landing[i].iov_len < len ? landing[i].iov_len : len;
+
+		memcpy(dst, landing[i].iov_base, part);
+		dst += part;
+		len -= part;
+	}
+}
+
+static ssize_t read_landing(int fd, void *buf, size_t len)
+{
+	const struct fuse_in_header *h = buf;
+	struct iovec iov[PMEMFS_WIRE_LANDING_MAX + 1];
+	ssize_t n;
+
+	if (nlanding == 0 || len < WIRE_HDR)
+		return read(fd, buf, len);
+	iov[0].iov_base = buf;
+	iov[0].iov_len = WIRE_HDR;
+	memcpy(iov + 1, landing, (size_t)nlanding * sizeof(*iov));
+	n = readv(fd, iov, nlanding + 1);
+	if (n <= (ssize_t)WIRE_HDR)
+		return n;
+	if (h->opcode == FUSE_WRITE)
+		landed = (size_t)n - WIRE_HDR;
+	else
+		landing_copy_back((char *)buf + WIRE_HDR, (size_t)n - WIRE_HDR);
+	return n;
+}
+
 static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 {
 	const struct fuse_in_header *h = buf;
 	ssize_t n;
 
 	(void)userdata;
-	n = read(fd, buf, len);
+	landed = 0;
+	n = read_landing(fd, buf, len);
 	thread_write_flags = 0;
 	if (n < (ssize_t)sizeof(*h))
 		return n;
@@ -157,4 +207,27 @@ void pmemfs_wire_want_mmap_dio(bool on)
 bool pmemfs_wire_kill_suidgid(void)
 {
 	return thread_write_flags & FUSE_WRITE_KILL_SUIDGID;
+}
+
+void pmemfs_wire_set_landing(const struct iovec *iov, int cnt)
+{
+	nlanding = cnt > 0 && cnt <= PMEMFS_WIRE_LANDING_MAX ? cnt : 0;
+	if (nlanding)
+		memcpy(landing, iov, (size_t)cnt * sizeof(*iov));
+}
+
+int pmemfs_wire_landed(size_t size, struct iovec *iov, int max)
+{
+	int n = 0;
+
+	if (landed < size || size == 0)
+		return 0;
+	for (int i = 0; i < nlanding && size > 0; i++) {
+		if (n == max)
+			return 0;
+		iov[n].iov_base = landing[i].iov_base;
+		iov[n].iov_len = landing[i].iov_len < size ? landing[i].iov_len : size;
+		size -= iov[n++].iov_len;
+	}
+	return n;
 }

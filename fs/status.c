@@ -29,7 +29,7 @@ struct status {
 	char options[96];
 	const char *ro_reason;         /* NULL: read-write */
 	char since[32];                /* the mount time, UTC, ISO 8601 */
-	uint64_t reads, writes, fsyncs, bytes_read, bytes_written, errors;
+	uint64_t reads, writes, fsyncs, bytes_read, bytes_written, errors, zero_copy;
 };
 
 static const char *dev_kind(const struct pfs_device_info *info)
@@ -67,10 +67,10 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		st->ro_reason = "mounted with -o ro";
 	else if (st->fs.readonly)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
-	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s",
+	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
-		 srv->durable_writes ? "write" : "fsync");
+		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? "" : ",nozerocopy");
 	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
 	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(st->since, sizeof(st->since), "%lld", (long long)srv->mount_time.tv_sec);
@@ -80,6 +80,7 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 	st->bytes_read = load(&srv->count.bytes_read);
 	st->bytes_written = load(&srv->count.bytes_written);
 	st->errors = load(&srv->count.errors);
+	st->zero_copy = load(&srv->count.zero_copy_writes);
 	return 0;
 }
 
@@ -110,6 +111,7 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 	fprintf(f, "bytes read: %" PRIu64 "\n", st->bytes_read);
 	fprintf(f, "writes: %" PRIu64 "\n", st->writes);
 	fprintf(f, "bytes written: %" PRIu64 "\n", st->bytes_written);
+	fprintf(f, "zero-copy writes: %" PRIu64 "\n", st->zero_copy);
 	fprintf(f, "fsyncs: %" PRIu64 "\n", st->fsyncs);
 	fprintf(f, "journal commits: %" PRIu64 "\n", st->fs.journal_commits);
 	fprintf(f, "errors: %" PRIu64 "\n", st->errors);
@@ -155,6 +157,7 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 	add_u64(counters, "bytes_read", st->bytes_read);
 	add_u64(counters, "writes", st->writes);
 	add_u64(counters, "bytes_written", st->bytes_written);
+	add_u64(counters, "zero_copy_writes", st->zero_copy);
 	add_u64(counters, "fsyncs", st->fsyncs);
 	add_u64(counters, "journal_commits", st->fs.journal_commits);
 	add_u64(counters, "errors", st->errors);

@@ -172,6 +172,24 @@ int pfs_write(struct pfs_fs *fs, uint64_t ino, uint64_t off, const struct iovec 
 	      int cnt, bool append, bool sync, size_t *written);
 int pfs_fsync(struct pfs_fs *fs, uint64_t ino, bool datasync);
 
+/*
+ * Stages (fs/stage.c): device blocks a large write is read into directly,
+ * then relinked into the file instead of copied. A stage is an unlinked
+ * inode holding nblk blocks (freed at the next mount after a crash).
+ */
+struct pfs_stage;
+int pfs_stage_new(struct pfs_fs *fs, uint64_t nblk, struct pfs_stage **out);
+void pfs_stage_free(struct pfs_fs *fs, struct pfs_stage *st);
+/* The stage's blocks as iovecs in order; -E2BIG if more than max are needed. */
+int pfs_stage_iov(struct pfs_fs *fs, const struct pfs_stage *st, struct iovec *iov, int max);
+/*
+ * The first len bytes of the stage become [off, off+len) of file ino (both
+ * block-aligned), durably, in one transaction; the stage gets fresh blocks
+ * (call pfs_stage_iov again). On error nothing changed.
+ */
+int pfs_stage_adopt(struct pfs_fs *fs, struct pfs_stage *st, uint64_t ino, uint64_t off,
+		    size_t len);
+
 #define PFS_FALLOC_KEEP_SIZE  0x1u
 #define PFS_FALLOC_PUNCH_HOLE 0x2u
 int pfs_fallocate(struct pfs_fs *fs, uint64_t ino, unsigned mode, uint64_t off, uint64_t len);

@@ -815,6 +815,77 @@ static void run_extents_split(struct wl_ctx *w)
 	want_depth(w, "/x", 1);
 }
 
+/* ---- stages: writes relinked from a stage's blocks ---- */
+
+static struct pfs_stage *stage;   /* set up by setup_stage, one workload at a time */
+
+/*
+ * The kernel's part: it copies the request into the stage with plain stores
+ * that nothing flushes. Recorded as stores only: pfs_stage_adopt must flush.
+ */
+static void stage_fill(struct wl_ctx *w, uint64_t off, size_t len, uint32_t seed)
+{
+	struct iovec iov[8];
+	int n = pfs_stage_iov(w->fs, stage, iov, 8);
+	size_t k = 0;
+
+	for (int i = 0; i < n && k < len; i++) {
+		size_t part = iov[i].iov_len < len - k ? iov[i].iov_len : len - k;
+		uint8_t *buf = malloc(part);
+
+		if (!buf)
+			abort();
+		for (size_t j = 0; j < part; j++)
+			buf[j] = wl_pattern(seed, off + k + j);
+		memcpy(iov[i].iov_base, buf, part);
+		if (w->fs->pm->hook)
+			w->fs->pm->hook(w->fs->pm->hook_arg, PFS_PM_EV_STORE,
+					pfs_off(w->fs, iov[i].iov_base), iov[i].iov_base, part);
+		free(buf);
+		k += part;
+	}
+}
+
+static int w_adopt(struct wl_ctx *w, const char *path, uint64_t off, size_t len, uint32_t seed)
+{
+	size_t b = step_begin(w);
+	uint64_t ino;
+	int rc = walk_ino(w, path, &ino);
+
+	if (!rc) {
+		stage_fill(w, off, len, seed);
+		rc = pfs_stage_adopt(w->fs, stage, ino, off, len);
+	}
+	if (!rc)
+		model_write(w, ino, off, len, seed);
+	return step_end(w, b, rc, true, "adopt %s %llu+%zu", path, (unsigned long long)off, len);
+}
+
+static int w_stage_free(struct wl_ctx *w)
+{
+	size_t b = step_begin(w);
+
+	pfs_stage_free(w->fs, stage);
+	stage = NULL;
+	return step_end(w, b, 0, true, "free the stage");
+}
+
+static void setup_stage(struct wl_ctx *w)
+{
+	mkfile(w, "/x", 20000, 60);
+	if (pfs_stage_new(w->fs, 8, &stage))
+		wl_fail(w, "set-up: cannot make a stage");
+}
+
+static void run_stage(struct wl_ctx *w)
+{
+	w_adopt(w, "/x", 0, 8 * 4096, 61);           /* overwrite and extend */
+	w_adopt(w, "/x", 16 * 4096, 3 * 4096, 62);   /* past EOF, a hole before */
+	w_write(w, "/x", 100, 50, 63, false);          /* an ordinary write on top */
+	w_adopt(w, "/x", 4096, 8 * 4096, 64);        /* a whole stage again */
+	w_stage_free(w);
+}
+
 /* ---- ENOSPC ---- */
 
 static void setup_enospc(struct wl_ctx *w)
@@ -921,6 +992,7 @@ const struct workload workloads[] = {
 	  run_extents_deep },
 	{ "extents_split", "inserts into a full leaf: a local split, then in-place inserts", 8, 64,
 	  setup_extents_split, run_extents_split },
+	{ "stage", "large writes relinked from a stage's blocks", 4, 64, setup_stage, run_stage },
 	{ "enospc", "write and create until ENOSPC", 4, 64, setup_enospc, run_enospc },
 	{ "many_small", "many small operations after an fsync", 4, 64, setup_many, run_many },
 };

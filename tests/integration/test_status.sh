@@ -25,7 +25,7 @@ check "ls -l shows the size a read gets" \
 check "status.json is valid JSON" jq -e . "$SJ"
 for k in device "device kind" "real pmem" "persistence domain" capacity free inodes \
 	"mount options" read-only "mounted since" reads "bytes read" writes "bytes written" \
-	fsyncs "journal commits" errors; do
+	"zero-copy writes" fsyncs "journal commits" errors; do
 	check "status has '$k'" grep -q "^$k: " "$S"
 done
 check_out "the device is the image" "$IMG" field device

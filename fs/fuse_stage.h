@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuse_stage.c: zero-copy writes. A worker thread's WRITE data lands in its
+ * stage's device blocks; large aligned writes are relinked into the file.
+ */
+#ifndef PMEMFS_FUSE_STAGE_H
+#define PMEMFS_FUSE_STAGE_H
+
+#if !defined(FUSE_USE_VERSION) || FUSE_USE_VERSION != 314
+#error "define FUSE_USE_VERSION 314 before including fuse_stage.h"
+#endif
+
+#include "fuse_ops.h"
+
+/* The current WRITE's size bytes as iovecs when they landed in the stage; else 0. */
+int pmemfs_stage_source(size_t size, struct iovec *iov, int max);
+/* Whether a landed write of size at off is relinked rather than copied. */
+bool pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
+			    bool append);
+/* Relinks the landed data into ino at off (pfs_stage_adopt); 0 or -errno. */
+int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size);
+/* After a write of size bytes: gives the thread a stage if it has earned one. */
+void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size);
+/* Frees the calling thread's stage (threads that exit have it freed for them). */
+void pmemfs_stage_thread_done(void);
+
+#endif /* PMEMFS_FUSE_STAGE_H */
