@@ -213,7 +213,8 @@ io_target() {
 
 io_pmemfs() {
 	local label=$1 opts=$2 img=$WORK/io.img mnt=$WORK/mnt-io
-	new_image "$img" $(( (SIZE_MIB * 2 + 256) ))M
+	# at least 1 GiB: the size of device zero-copy writes start at (fs/fuse_stage.c)
+	new_image "$img" $(( SIZE_MIB * 2 + 256 > 1024 ? SIZE_MIB * 2 + 256 : 1024 ))M
 	start_server "$img" "$mnt" "$opts"
 	io_target "$label" "$mnt/pools"
 	record io server_vmhwm 0 "$label" "$(( $(status_kb "$SRV_PID" VmHWM) / 1024 ))" MiB

@@ -679,12 +679,16 @@ static int gather(struct iovec *iov, int cnt, size_t size, void **bounce)
  * The request's data as iovecs: in the thread's stage, in libfuse's buffer,
  * or bounced; one buffer when one is set (control files parse it whole).
  */
-static int write_source(struct fuse_bufvec *bufv, bool one, struct iovec *iov, void **bounce)
+static int write_source(struct fuse_bufvec *bufv, bool one, struct iovec *iov, void **bounce,
+			bool *landed)
 {
 	size_t size = fuse_buf_size(bufv);
 	int cnt = pmemfs_stage_source(size, iov, WRITE_IOV_MAX);
 
 	*bounce = NULL;
+	*landed = cnt > 0;
+	if (cnt < 0)
+		return cnt;
 	if (cnt == 1 || (cnt > 1 && !one))
 		return cnt;
 	if (cnt > 1)
@@ -712,13 +716,14 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	bool sync = srv->durable_writes || (fi->flags & (O_SYNC | O_DSYNC));
 	size_t size = fuse_buf_size(bufv), written = 0;
 	void *bounce = NULL;
+	bool landed;
 	int cnt, rc;
 
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	cnt = write_source(bufv, syn_ino(ino), iov, &bounce);
+	cnt = write_source(bufv, syn_ino(ino), iov, &bounce, &landed);
 	if (cnt < 0) {
 		rc = cnt;
 		goto out;
@@ -730,12 +735,11 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		return;
 	}
 	rc = kill_privs(srv, ino, fi);
-	if (rc == 0 && pmemfs_stage_source(size, iov, WRITE_IOV_MAX) > 0 &&
-	    pmemfs_stage_adoptable(srv, off, size, append)) {
-		rc = pmemfs_stage_adopt(srv, ino, off, size);
-		written = rc ? 0 : size;
-		if (rc == 0)
-			pmemfs_count(&srv->count.zero_copy_writes, 1);
+	/* relinked if it can be; if that fails (ENOSPC, EFBIG), copied from the stage */
+	if (rc == 0 && landed && pmemfs_stage_adoptable(srv, off, size, append) &&
+	    pmemfs_stage_adopt(srv, ino, off, size) == 0) {
+		written = size;
+		pmemfs_count(&srv->count.zero_copy_writes, 1);
 	} else if (rc == 0) {
 		rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
 	}

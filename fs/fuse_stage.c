@@ -10,9 +10,11 @@
  *
  * A thread makes its stage after its first large write, only on a device of
  * at least PMEMFS_STAGE_MIN_DEVICE with room to spare, so small images never
- * hold stages. A stage is freed when its thread exits (libfuse's worker
- * threads do at the end of the session) and, after a crash, at the next
- * mount. -o nozerocopy turns all of it off.
+ * hold stages, and gives it back when free space runs short. A write that
+ * cannot be relinked (no space for the stage's fresh blocks, a file too
+ * fragmented) is copied instead. The stages are freed at the end of the
+ * session (pmemfs_stage_free_all) and, after a crash, at the next mount.
+ * On by default for pmem and RAM-backed images; -o nozerocopy turns it off.
  */
 #define FUSE_USE_VERSION 314
 
@@ -30,26 +32,39 @@
 #define PMEMFS_STAGE_MIN_DEVICE (1ull << 30)    /* devices smaller: no stages */
 #define PMEMFS_STAGE_SPARE (256ull << 20)       /* free space a new stage leaves */
 
+/*
+ * Every stage is on a list, so that the session's end frees them all, in
+ * order, before the file system goes away: a worker thread that exits early
+ * (-o max_idle_threads) only hands its stage back (its key destructor must
+ * not touch the file system, which may be gone by then).
+ */
 struct thread_stage {
 	struct pfs_fs *fs;
 	struct pfs_stage *st;
+	bool retired;                  /* its thread exited */
+	struct thread_stage *next;
 };
 
+static pthread_mutex_t stages_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct thread_stage *stages;
+static bool stages_closed;
 static pthread_key_t stage_key;
 static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
 static bool stage_key_ok;
 
-static void stage_release(void *arg)
+static void stage_retire(void *arg)
 {
 	struct thread_stage *ts = arg;
 
-	pfs_stage_free(ts->fs, ts->st);
-	free(ts);
+	pthread_mutex_lock(&stages_lock);
+	if (!stages_closed)
+		ts->retired = true;
+	pthread_mutex_unlock(&stages_lock);
 }
 
 static void stage_key_init(void)
 {
-	stage_key_ok = pthread_key_create(&stage_key, stage_release) == 0;
+	stage_key_ok = pthread_key_create(&stage_key, stage_retire) == 0;
 }
 
 static struct thread_stage *thread_stage(void)
@@ -58,19 +73,39 @@ static struct thread_stage *thread_stage(void)
 	return stage_key_ok ? pthread_getspecific(stage_key) : NULL;
 }
 
+/* Takes ts off the list and frees it (the calling thread's own, or any at the end). */
+static void stage_drop(struct thread_stage *ts)
+{
+	struct thread_stage **pp;
+
+	pthread_mutex_lock(&stages_lock);
+	for (pp = &stages; *pp && *pp != ts; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = ts->next;
+	pthread_mutex_unlock(&stages_lock);
+	pfs_stage_free(ts->fs, ts->st);
+	free(ts);
+}
+
+/* The calling thread gives its stage up: the landing zone goes with it. */
+static void stage_leave(struct thread_stage *ts)
+{
+	pmemfs_wire_set_landing(NULL, 0);
+	pthread_setspecific(stage_key, NULL);
+	stage_drop(ts);
+}
+
 /* Points the thread's landing zone at its stage; drops a stage too scattered for it. */
 static void stage_land(struct thread_stage *ts)
 {
 	struct iovec iov[PMEMFS_WIRE_LANDING_MAX];
 	int n = pfs_stage_iov(ts->fs, ts->st, iov, PMEMFS_WIRE_LANDING_MAX);
 
-	if (n > 0) {
+	if (n > 0)
 		pmemfs_wire_set_landing(iov, n);
-		return;
-	}
-	pmemfs_wire_set_landing(NULL, 0);
-	pthread_setspecific(stage_key, NULL);
-	stage_release(ts);
+	else
+		stage_leave(ts);
 }
 
 static bool room_for_stage(struct pfs_fs *fs)
@@ -93,9 +128,16 @@ static void stage_make(struct pmemfs_server *srv)
 	if (!ts)
 		return;
 	ts->fs = srv->fs;
-	if (pfs_stage_new(srv->fs, PMEMFS_MAX_IO / PFS_BLOCK_SIZE, &ts->st) != 0 ||
-	    pthread_setspecific(stage_key, ts) != 0) {
-		stage_release(ts);
+	if (pfs_stage_new(srv->fs, PMEMFS_MAX_IO / PFS_BLOCK_SIZE, &ts->st) != 0) {
+		free(ts);
+		return;
+	}
+	pthread_mutex_lock(&stages_lock);
+	ts->next = stages;
+	stages = ts;
+	pthread_mutex_unlock(&stages_lock);
+	if (pthread_setspecific(stage_key, ts) != 0) {
+		stage_drop(ts);
 		return;
 	}
 	stage_land(ts);
@@ -121,10 +163,10 @@ int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, siz
 	if (!ts)
 		return -EINVAL;  /* pmemfs_stage_adoptable() said no */
 	rc = pfs_stage_adopt(srv->fs, ts->st, ino, (uint64_t)off, size);
-
-	/* the stage has fresh blocks now (on error: the same ones) */
-	if (rc == 0)
-		stage_land(ts);
+	if (rc == -ENOSPC || (rc == 0 && !room_for_stage(srv->fs)))
+		stage_leave(ts);  /* space is short: stages give theirs back */
+	else if (rc == 0)
+		stage_land(ts);   /* the stage has fresh blocks */
 	return rc;
 }
 
@@ -134,13 +176,22 @@ void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size)
 		stage_make(srv);
 }
 
-void pmemfs_stage_thread_done(void)
+void pmemfs_stage_free_all(void)
 {
 	struct thread_stage *ts = thread_stage();
 
-	if (!ts)
-		return;
-	pmemfs_wire_set_landing(NULL, 0);
-	pthread_setspecific(stage_key, NULL);
-	stage_release(ts);
+	if (ts) {
+		pmemfs_wire_set_landing(NULL, 0);
+		pthread_setspecific(stage_key, NULL);
+	}
+	pthread_mutex_lock(&stages_lock);
+	stages_closed = true;
+	while ((ts = stages) != NULL) {
+		stages = ts->next;
+		pthread_mutex_unlock(&stages_lock);
+		pfs_stage_free(ts->fs, ts->st);
+		free(ts);
+		pthread_mutex_lock(&stages_lock);
+	}
+	pthread_mutex_unlock(&stages_lock);
 }

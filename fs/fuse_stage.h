@@ -17,11 +17,11 @@ int pmemfs_stage_source(size_t size, struct iovec *iov, int max);
 /* Whether a landed write of size at off is relinked rather than copied. */
 bool pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
 			    bool append);
-/* Relinks the landed data into ino at off (pfs_stage_adopt); 0 or -errno. */
+/* Relinks the landed data into ino at off (pfs_stage_adopt); 0 or -errno (then copy). */
 int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size);
 /* After a write of size bytes: gives the thread a stage if it has earned one. */
 void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size);
-/* Frees the calling thread's stage (threads that exit have it freed for them). */
-void pmemfs_stage_thread_done(void);
+/* At the end of the session, before the file system goes: frees every stage. */
+void pmemfs_stage_free_all(void);
 
 #endif /* PMEMFS_FUSE_STAGE_H */

@@ -224,7 +224,7 @@ int pmemfs_wire_landed(size_t size, struct iovec *iov, int max)
 		return 0;
 	for (int i = 0; i < nlanding && size > 0; i++) {
 		if (n == max)
-			return 0;
+			return -EIO;  /* landed, but more pieces than the caller takes */
 		iov[n].iov_base = landing[i].iov_base;
 		iov[n].iov_len = landing[i].iov_len < size ? landing[i].iov_len : size;
 		size -= iov[n++].iov_len;

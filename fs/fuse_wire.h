@@ -37,7 +37,8 @@ void pmemfs_wire_set_landing(const struct iovec *iov, int cnt);
 /*
  * In a write handler: when the request's size bytes are in the thread's
  * landing zone, fills iov (at most max) with them and returns the count;
- * else 0 (the data is in libfuse's buffer, as usual).
+ * else 0 (the data is in libfuse's buffer, as usual); -EIO if they landed
+ * in more than max pieces (libfuse's buffer does not hold them then).
  */
 int pmemfs_wire_landed(size_t size, struct iovec *iov, int max);
 

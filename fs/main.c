@@ -269,7 +269,8 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->cache_timeout = cli->cache_timeout;
 	srv->durable_writes = cli->durable ? strcmp(cli->durable, "write") == 0 :
 			      info->is_pmem || info->ram_backed;
-	srv->zerocopy = !cli->nozerocopy;
+	/* on disk-backed emulation each relink would msync: copy there */
+	srv->zerocopy = !cli->nozerocopy && (info->is_pmem || info->ram_backed);
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
 	*devp = dev;
@@ -340,8 +341,7 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 		fuse_set_log_func(log_to_syslog);
 	}
 	status = server_loop(se, cmd) < 0 ? 1 : 0;
-	/* -s: requests ran on this thread, which keeps its stage until freed here */
-	pmemfs_stage_thread_done();
+	pmemfs_stage_free_all();
 	if (!cmd->foreground)
 		closelog();
 out_unmount:

@@ -155,6 +155,17 @@ static int stage_split(const struct pfs_stage *st, uint64_t n, uint64_t lblk,
 	return rc;
 }
 
+/* The kernel's stores into the first n blocks, flushed (the commit drains them). */
+static void stage_flush(struct pfs_fs *fs, const struct pfs_stage *st, uint64_t n)
+{
+	for (size_t i = 0; i < st->map.n && n > 0; i++) {
+		uint64_t len = st->map.v[i].len < n ? st->map.v[i].len : n;
+
+		pfs_pm_flush(fs->pm, pfs_blk(fs, st->map.v[i].pblk), len << PFS_BLOCK_SHIFT);
+		n -= len;
+	}
+}
+
 static int adopt_tx(struct pfs_tx *tx, struct pfs_stage *st, struct pfs_inode_pm *ip,
 		    uint64_t off, uint64_t n, struct pfs_extvec *rest)
 {
@@ -166,8 +177,6 @@ static int adopt_tx(struct pfs_tx *tx, struct pfs_stage *st, struct pfs_inode_pm
 
 	if (!rc)
 		rc = stage_split(st, n, lblk, &take, rest, &next);
-	for (size_t i = 0; !rc && i < take.n; i++)
-		pfs_pm_flush(fs->pm, pfs_blk(fs, take.v[i].pblk), take.v[i].len << PFS_BLOCK_SHIFT);
 	if (!rc)
 		rc = pfs_ext_remove(tx, ip, lblk, lblk + n);
 	for (size_t i = 0; !rc && i < take.n; i++)
@@ -199,6 +208,10 @@ int pfs_stage_adopt(struct pfs_fs *fs, struct pfs_stage *st, uint64_t ino, uint6
 		return -EROFS;
 	if (off >= PFS_MAX_FILE_SIZE || len > PFS_MAX_FILE_SIZE - off)
 		return -EFBIG;
+	if (ino == st->ino)
+		return -EINVAL;
+	/* the stage is this caller's alone: flush before taking the lock */
+	stage_flush(fs, st, len >> PFS_BLOCK_SHIFT);
 	pthread_rwlock_wrlock(&fs->lock);
 	rc = pfs_inode_get(fs, ino, &ip);
 	if (!rc && !S_ISREG(ip->mode))
