@@ -703,6 +703,42 @@ static int write_source(struct fuse_bufvec *bufv, bool one, struct iovec *iov, v
 	return 1;
 }
 
+/* Drops the first skip bytes of iov[0..*cnt) in place. */
+static void iov_drop(struct iovec *iov, int *cnt, size_t skip)
+{
+	int i = 0, n = 0;
+
+	while (i < *cnt && skip >= iov[i].iov_len)
+		skip -= iov[i++].iov_len;
+	for (; i < *cnt; i++, n++) {
+		iov[n].iov_base = (char *)iov[i].iov_base + skip;
+		iov[n].iov_len = iov[i].iov_len - skip;
+		skip = 0;
+	}
+	*cnt = n;
+}
+
+/*
+ * The whole blocks of a landed write, relinked from the stage; the iovecs
+ * are left with the rest to copy (a tail shorter than a block; everything
+ * when the relink cannot be done or fails: ENOSPC, EFBIG). The kernel sends
+ * a 1 MiB write from a buffer that is not page-aligned as 1 MiB - m bytes
+ * then m: the first is relinked but for its last partial block.
+ */
+static int write_relinked(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size,
+			  bool append, struct iovec *iov, int *cnt, size_t *written)
+{
+	size_t whole = pmemfs_stage_adoptable(srv, off, size, append);
+
+	if (whole == 0 || pmemfs_stage_adopt(srv, ino, off, whole) != 0)
+		return 0;
+	pmemfs_count(&srv->count.zero_copy_writes, 1);
+	*written = whole;
+	/* the tail's block stays the stage's, untouched until this thread's next read */
+	iov_drop(iov, cnt, whole);
+	return 0;
+}
+
 /*
  * O_APPEND: through the page cache the kernel picks the offset (EOF under
  * the inode lock). With direct_io the core appends at its own EOF.
@@ -735,13 +771,14 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		return;
 	}
 	rc = kill_privs(srv, ino, fi);
-	/* relinked if it can be; if that fails (ENOSPC, EFBIG), copied from the stage */
-	if (rc == 0 && landed && pmemfs_stage_adoptable(srv, off, size, append) &&
-	    pmemfs_stage_adopt(srv, ino, off, size) == 0) {
-		written = size;
-		pmemfs_count(&srv->count.zero_copy_writes, 1);
-	} else if (rc == 0) {
-		rc = pfs_write(srv->fs, ino, (uint64_t)off, iov, cnt, append, sync, &written);
+	if (rc == 0 && landed)
+		rc = write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
+	if (rc == 0 && cnt > 0) {
+		size_t more = 0;
+
+		rc = pfs_write(srv->fs, ino, (uint64_t)off + written, iov, cnt, append, sync,
+			       &more);
+		written += more;
 	}
 	pmemfs_count(&srv->count.writes, 1);
 	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);

@@ -14,9 +14,9 @@
 
 /* The current WRITE's size bytes as iovecs when they landed in the stage; else 0. */
 int pmemfs_stage_source(size_t size, struct iovec *iov, int max);
-/* Whether a landed write of size at off is relinked rather than copied. */
-bool pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
-			    bool append);
+/* How much of a landed write of size at off is relinked rather than copied: whole blocks, or 0. */
+size_t pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
+			      bool append);
 /* Relinks the landed data into ino at off (pfs_stage_adopt); 0 or -errno (then copy). */
 int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size);
 /* After a write of size bytes: gives the thread a stage if it has earned one. */

@@ -32,7 +32,7 @@ struct pmemfs_cli {
 	int direct_io;
 	int page_cache;
 	char *durable;
-	int nozerocopy;
+	int zerocopy;
 	double cache_timeout;
 	int readonly;
 	int has_fsname;
@@ -47,7 +47,7 @@ static const struct fuse_opt cli_opts[] = {
 	CLI_OPT("direct_io", direct_io, 1),
 	CLI_OPT("page_cache", page_cache, 1),
 	CLI_OPT("durable=%s", durable, 0),
-	CLI_OPT("nozerocopy", nozerocopy, 1),
+	CLI_OPT("zerocopy", zerocopy, 1),
 	CLI_OPT("cache_timeout=%lf", cache_timeout, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
@@ -79,9 +79,10 @@ static void print_usage(const char *prog)
 	       "                           left to do) or 'fsync'. Default: write on\n"
 	       "                           pmem and on images in tmpfs, fsync on images\n"
 	       "                           on disk (each msync waits for the disk)\n"
-	       "    -o nozerocopy          copy every write from the request buffer\n"
-	       "                           (default: large aligned writes are read into\n"
-	       "                           free device blocks and relinked, not copied)\n"
+	       "    -o zerocopy            read large writes into free device blocks\n"
+	       "                           and relink them into the file instead of\n"
+	       "                           copying (experimental; slower on emulated\n"
+	       "                           images, see pmemfs(8))\n"
 	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
 	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
 	       "    -o fsname=NAME         source shown in /proc/mounts (default DEVICE)\n"
@@ -269,8 +270,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->cache_timeout = cli->cache_timeout;
 	srv->durable_writes = cli->durable ? strcmp(cli->durable, "write") == 0 :
 			      info->is_pmem || info->ram_backed;
-	/* on disk-backed emulation each relink would msync: copy there */
-	srv->zerocopy = !cli->nozerocopy && (info->is_pmem || info->ram_backed);
+	srv->zerocopy = cli->zerocopy;
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
 	*devp = dev;

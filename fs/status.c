@@ -70,7 +70,7 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
-		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? "" : ",nozerocopy");
+		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "");
 	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
 	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(st->since, sizeof(st->since), "%lld", (long long)srv->mount_time.tv_sec);

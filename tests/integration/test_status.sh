@@ -49,10 +49,10 @@ else
 	CACHE=page_cache
 fi
 case $PMEM:$(stat -f -c %T "$IMG") in
-yes:* | *:tmpfs | *:ramfs) DURABLE=write ZC= ;;
-*) DURABLE=fsync ZC=,nozerocopy ;;
+yes:* | *:tmpfs | *:ramfs) DURABLE=write ;;
+*) DURABLE=fsync ;;
 esac
-OPTS="cache_timeout=1,$CACHE,durable=$DURABLE$ZC"
+OPTS="cache_timeout=1,$CACHE,durable=$DURABLE"
 check_out "mount options" "rw,$OPTS" field "mount options"
 check_out "read-write" "no" field read-only
 check "status.json says the same" jq -e --arg d "$IMG" --argjson p "$PMEM_JSON" \
@@ -105,8 +105,8 @@ check "status.json agrees" jq -e '.read_only and .read_only_reason == "mounted w
 check "unmount" pfs_umount
 
 # The other cache mode and durability, when asked for.
-require "mount -o page_cache,durable=fsync" pfs_mount -o page_cache,durable=fsync
-check_out "mount options say so" "rw,cache_timeout=1,page_cache,durable=fsync$ZC" \
+require "mount -o page_cache,durable=fsync,zerocopy" pfs_mount -o page_cache,durable=fsync,zerocopy
+check_out "mount options say so" "rw,cache_timeout=1,page_cache,durable=fsync,zerocopy" \
 	field "mount options"
 check "unmount" pfs_umount
 
