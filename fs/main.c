@@ -271,6 +271,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->durable_writes = cli->durable ? strcmp(cli->durable, "write") == 0 :
 			      info->is_pmem || info->ram_backed;
 	srv->zerocopy = cli->zerocopy;
+	srv->bounce_reads = !info->is_pmem;
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
 	*devp = dev;
