@@ -560,6 +560,15 @@ struct read_reply {
 	size_t bytes;
 };
 
+/* Copies the iovecs one after the other into dst. */
+static void iov_gather(char *dst, const struct iovec *iov, int cnt)
+{
+	for (int i = 0; i < cnt; i++) {
+		memcpy(dst, iov[i].iov_base, iov[i].iov_len);
+		dst += iov[i].iov_len;
+	}
+}
+
 /*
  * A per-thread buffer of PMEMFS_MAX_IO bytes for read replies (freed when
  * the thread exits).
@@ -601,14 +610,10 @@ static char *bounce_buffer(void)
 static int reply_bounced(fuse_req_t req, const struct iovec *iov, int cnt, size_t total)
 {
 	char *b = total <= PMEMFS_MAX_IO ? bounce_buffer() : NULL;
-	size_t done = 0;
 
 	if (!b)
 		return fuse_reply_iov(req, iov, cnt);
-	for (int i = 0; i < cnt; i++) {
-		memcpy(b + done, iov[i].iov_base, iov[i].iov_len);
-		done += iov[i].iov_len;
-	}
+	iov_gather(b, iov, cnt);
 	return fuse_reply_buf(req, b, total);
 }
 
@@ -725,12 +730,10 @@ static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
 static int gather(struct iovec *iov, int cnt, size_t size, void **bounce)
 {
 	char *p = malloc(size ? size : 1);
-	size_t done = 0;
 
 	if (!p)
 		return -ENOMEM;
-	for (int i = 0; i < cnt; done += iov[i].iov_len, i++)
-		memcpy(p + done, iov[i].iov_base, iov[i].iov_len);
+	iov_gather(p, iov, cnt);
 	*bounce = p;
 	iov[0].iov_base = p;
 	iov[0].iov_len = size;
@@ -745,7 +748,7 @@ static int write_source(struct fuse_bufvec *bufv, bool one, struct iovec *iov, v
 			bool *landed)
 {
 	size_t size = fuse_buf_size(bufv);
-	int cnt = pmemfs_stage_source(size, iov, WRITE_IOV_MAX);
+	int cnt = pmemfs_wire_landed(size, iov, WRITE_IOV_MAX);
 
 	*bounce = NULL;
 	*landed = cnt > 0;
@@ -787,18 +790,17 @@ static void iov_drop(struct iovec *iov, int *cnt, size_t skip)
  * a 1 MiB write from a buffer that is not page-aligned as 1 MiB - m bytes
  * then m: the first is relinked but for its last partial block.
  */
-static int write_relinked(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size,
-			  bool append, struct iovec *iov, int *cnt, size_t *written)
+static void write_relinked(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, size_t size,
+			   bool append, struct iovec *iov, int *cnt, size_t *written)
 {
 	size_t whole = pmemfs_stage_adoptable(srv, off, size, append);
 
 	if (whole == 0 || pmemfs_stage_adopt(srv, ino, off, whole) != 0)
-		return 0;
+		return;
 	pmemfs_count(&srv->count.zero_copy_writes, 1);
 	*written = whole;
 	/* the tail's block stays the stage's, untouched until this thread's next read */
 	iov_drop(iov, cnt, whole);
-	return 0;
 }
 
 /*
@@ -834,7 +836,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	}
 	rc = kill_privs(srv, ino, fi);
 	if (rc == 0 && landed)
-		rc = write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
+		write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
 	if (rc == 0 && cnt > 0) {
 		size_t more = 0;
 

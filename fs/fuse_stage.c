@@ -146,11 +146,6 @@ static void stage_make(struct pmemfs_server *srv)
 	stage_land(ts);
 }
 
-int pmemfs_stage_source(size_t size, struct iovec *iov, int max)
-{
-	return pmemfs_wire_landed(size, iov, max);
-}
-
 size_t pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
 			      bool append)
 {

@@ -12,8 +12,7 @@
 
 #include "fuse_ops.h"
 
-/* The current WRITE's size bytes as iovecs when they landed in the stage; else 0. */
-int pmemfs_stage_source(size_t size, struct iovec *iov, int max);
+/* The data itself: pmemfs_wire_landed() (fuse_wire.h). */
 /* How much of a landed write of size at off is relinked rather than copied: whole blocks, or 0. */
 size_t pmemfs_stage_adoptable(const struct pmemfs_server *srv, off_t off, size_t size,
 			      bool append);

@@ -32,6 +32,7 @@ struct pmemfs_cli {
 	int direct_io;
 	int page_cache;
 	char *durable;
+	int durable_write;             /* from durable=: 1 write, 0 fsync, -1 not given */
 	int zerocopy;
 	double cache_timeout;
 	int readonly;
@@ -179,6 +180,7 @@ static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		fprintf(stderr, "pmemfs: durable=%s: expected 'write' or 'fsync'\n", cli->durable);
 		return -1;
 	}
+	cli->durable_write = cli->durable ? strcmp(cli->durable, "write") == 0 : -1;
 	if (cli->direct_io && cli->page_cache) {
 		fprintf(stderr, "pmemfs: direct_io and page_cache exclude each other\n");
 		return -1;
@@ -268,7 +270,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	}
 	clock_gettime(CLOCK_REALTIME, &srv->mount_time);
 	srv->cache_timeout = cli->cache_timeout;
-	srv->durable_writes = cli->durable ? strcmp(cli->durable, "write") == 0 :
+	srv->durable_writes = cli->durable_write >= 0 ? cli->durable_write == 1 :
 			      info->is_pmem || info->ram_backed;
 	srv->zerocopy = cli->zerocopy;
 	srv->bounce_reads = !info->is_pmem;

@@ -13,12 +13,15 @@ PATCH=$BUILD_DIR/tests/integration/pfs_patch
 MNT2=$SCRATCH/mnt2
 mkdir -p "$MNT2"
 
-# refuses DESC REGEX IMAGE: the server refuses IMAGE with a message matching
-# REGEX, exits by itself and mounts nothing.
+# refuses DESC REGEX [OPTION...] IMAGE: the server refuses IMAGE with a
+# message matching REGEX, exits by itself and mounts nothing.
 refuses() {
-	check_err "$1: pmemfs refuses it" "$2" timeout 20 "$PMEMFS" -f "$3" "$MNT2"
-	check "$1: the server exited by itself" test "$LAST_RC" -ne 124
-	check_fail "$1: nothing is mounted" mountpoint -q "$MNT2"
+	local desc=$1 re=$2
+
+	shift 2
+	check_err "$desc: pmemfs refuses it" "$re" timeout 20 "$PMEMFS" -f "$@" "$MNT2"
+	check "$desc: the server exited by itself" test "$LAST_RC" -ne 124
+	check_fail "$desc: nothing is mounted" mountpoint -q "$MNT2"
 }
 
 # fsck_refuses DESC REGEX IMAGE: fsck -n and fsck -y both exit 8 (operational
@@ -74,6 +77,13 @@ echo small >"$MNT/pools/other"
 require "unmount" pfs_umount
 cp "$IMG" "$GOOD"
 DATA_SUM=$(sha "$SCRATCH/data")
+
+# ---- bad mount options: refused before the device is touched ----
+refuses "-o durable=sometimes" "durable=sometimes: expected 'write' or 'fsync'" \
+	-odurable=sometimes "$GOOD"
+refuses "-o direct_io,page_cache" "direct_io and page_cache exclude each other" \
+	-odirect_io,page_cache "$GOOD"
+check "bad options changed nothing" cmp "$IMG" "$GOOD"
 
 # ---- wrong magic (both superblocks) ----
 W=$SCRATCH/magic.img
