@@ -3,7 +3,10 @@
 #
 # The pmemfs benchmark (issue 5): in one run on one machine it measures
 #   - pmemfs pools/ on an emulated pmem image in /dev/shm, in the default
-#     mode (direct_io, data durable at write) and with -o page_cache,
+#     mode (direct_io, data durable at write, requests over io_uring where
+#     the kernel has it: the run sets fuse.enable_uring=Y and puts it back
+#     after), with -o uring=off (requests read from /dev/fuse) and with
+#     -o page_cache,
 #   - kernel tmpfs (a directory in /dev/shm),
 #   - the raw copy limit of the same kind of mapping through libpmem
 #     (bench/memcpy_limit.c),
@@ -106,8 +109,21 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	rm -rf "$WORK"
+	[ -n "$URING_WAS" ] && echo "$URING_WAS" >"$URING_PARAM"
 }
 trap cleanup EXIT
+
+# FUSE over io_uring (Linux 6.14+) is offered only with the fuse module's
+# enable_uring set; pmemfs takes it by default where it is offered.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_WAS=
+if [ -w "$URING_PARAM" ]; then
+	URING_WAS=$(cat "$URING_PARAM")
+	echo Y >"$URING_PARAM"
+	TRANSPORT="io_uring (fuse.enable_uring=Y for the run; was $URING_WAS)"
+else
+	TRANSPORT="/dev/fuse (this kernel has no FUSE over io_uring)"
+fi
 trap 'exit 130' INT TERM
 
 # ---- helpers ----
@@ -330,8 +346,10 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		mkdir -p "$WORK/tmpfs"
 		io_target tmpfs "$WORK/tmpfs"
 		rm -rf "$WORK/tmpfs"
-		log "rep $rep/$REPS: fio on pmemfs (default: direct_io, durable=write)"
+		log "rep $rep/$REPS: fio on pmemfs (default: direct_io, durable=write, uring=idle)"
 		io_pmemfs pmemfs ""
+		log "rep $rep/$REPS: fio on pmemfs -o uring=off"
+		io_pmemfs pmemfs-dev uring=off
 		log "rep $rep/$REPS: fio on pmemfs -o page_cache"
 		io_pmemfs pmemfs-pc page_cache
 		log "rep $rep/$REPS: libpmem copy limit"
@@ -364,7 +382,7 @@ SUMMARY=$(jq -R -s \
 	--arg kernel "$KERNEL" --arg cpu "$CPU" --argjson nproc "$NPROC" \
 	--argjson reps "$REPS" --argjson quick "$QUICK" --argjson runtime "$RUNTIME" \
 	--argjson size "$SIZE_MIB" --arg opts "$PMEMFS_OPTS" \
-	--arg load_start "$LOAD_START" --arg load_end "$LOAD_END" \
+	--arg transport "$TRANSPORT" --arg load_start "$LOAD_START" --arg load_end "$LOAD_END" \
 	--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)" '
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -376,7 +394,8 @@ SUMMARY=$(jq -R -s \
 		  target: .[0].target, unit: .[0].unit, n: length,
 		  median: (map(.value) | median), min: (map(.value) | min),
 		  max: (map(.value) | max), values: map(.value)})) as $res
-	| {machine: {nproc: $nproc, cpu: $cpu, kernel: $kernel, date: $date, commit: $commit},
+	| {machine: {nproc: $nproc, cpu: $cpu, kernel: $kernel, date: $date, commit: $commit,
+		     fuse_transport: $transport},
 	   config: {reps: $reps, quick: ($quick == 1), fio_runtime_s: $runtime,
 		    fio_size_mib_per_job: $size, pmemfs_opts: $opts},
 	   load: {start: ($load_start | tonumber), end: ($load_end | tonumber),
@@ -403,9 +422,11 @@ jq -r '
 	. as $s
 	| "pmemfs benchmark  \($s.machine.date)  commit \($s.machine.commit)",
 	  "machine: \($s.machine.nproc) cpus, \($s.machine.cpu), kernel \($s.machine.kernel)",
+	  "FUSE transport of the default mount: \($s.machine.fuse_transport)",
 	  "load average (1 min): start \($s.load.start), end \($s.load.end); per section: \($s.load.per_section | tostring)",
 	  "reps \($s.config.reps), fio \($s.config.fio_runtime_s) s x \($s.config.fio_size_mib_per_job) MiB per job, psync\(if $s.config.pmemfs_opts != "" then ", pmemfs -o " + $s.config.pmemfs_opts else "" end)",
-	  "cells: median (min-max); pmemfs = the default (direct_io, durable=write), pmemfs-pc = -o page_cache;",
+	  "cells: median (min-max); pmemfs = the default (direct_io, durable=write, uring=idle),",
+	  "pmemfs-dev = -o uring=off (requests read from /dev/fuse), pmemfs-pc = -o page_cache;",
 	  "limit = libpmem copy of the same kind of mapping (bench/memcpy_limit.c); jobs 0 = not a fio job",
 	  ""' <<<"$SUMMARY"
 jq -r --argjson order "$ORDER" '
@@ -416,8 +437,8 @@ jq -r --argjson order "$ORDER" '
 		else (.median | f) end;
 	def pct: if . == null then "-" else "\(. * 100 | round)%" end;
 	. as $s
-	| (["section", "workload", "jobs", "unit", "tmpfs", "pmemfs", "pmemfs-pc", "limit",
-	    "pm/tmpfs", "pc/tmpfs", "pm/limit", "pc/limit"] | @tsv),
+	| (["section", "workload", "jobs", "unit", "tmpfs", "pmemfs", "pmemfs-dev", "pmemfs-pc", "limit",
+	    "pm/tmpfs", "dev/tmpfs", "pc/tmpfs", "pm/limit"] | @tsv),
 	  ($s.results | map(select(.section == "io" or .section == "meta"))
 	   | group_by([.section, .metric, .jobs])
 	   | sort_by(.[0].section, (.[0].jobs | if . == 0 then 9 else . end),
@@ -427,9 +448,10 @@ jq -r --argjson order "$ORDER" '
 	     def r($x; $k): ($s.ratios | map(select(.section == $g[0].section and .metric == $g[0].metric
 			and .jobs == $g[0].jobs and .target == $x)) | first | if . == null then null else .[$k] end);
 	   [$g[0].section, $g[0].metric, ($g[0].jobs | tostring), $g[0].unit,
-	    (t("tmpfs") | cell), (t("pmemfs") | cell), (t("pmemfs-pc") | cell), (t("limit") | cell),
-	    (r("pmemfs"; "vs_tmpfs") | pct), (r("pmemfs-pc"; "vs_tmpfs") | pct),
-	    (r("pmemfs"; "vs_limit") | pct), (r("pmemfs-pc"; "vs_limit") | pct)] | @tsv)
+	    (t("tmpfs") | cell), (t("pmemfs") | cell), (t("pmemfs-dev") | cell),
+	    (t("pmemfs-pc") | cell), (t("limit") | cell),
+	    (r("pmemfs"; "vs_tmpfs") | pct), (r("pmemfs-dev"; "vs_tmpfs") | pct),
+	    (r("pmemfs-pc"; "vs_tmpfs") | pct), (r("pmemfs"; "vs_limit") | pct)] | @tsv)
 	' <<<"$SUMMARY" | column -t -s $'\t'
 echo
 jq -r '

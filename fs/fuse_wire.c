@@ -18,6 +18,9 @@
  *    CAP_FSETID and expects the server to. libfuse's multi-threaded loop
  *    processes a request on the thread that read it, so the flags are kept
  *    per thread for the handler.
+ *  - FUSE_OVER_IO_URING (7.42): requests over per-CPU io_uring queues
+ *    (fs/fuse_uring.c). The INIT reply accepts it when the rings could be
+ *    made; replies to ring requests are handed to fuse_uring.c.
  *
  * It also gives each thread an optional landing zone (fs/fuse_stage.c): a
  * request is then read with readv(), its header into libfuse's buffer and
@@ -30,6 +33,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_wire.h"
+#include "fuse_uring.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
@@ -40,16 +44,22 @@
 
 #include "pmemfs/pmemfs.h"
 
-/* FUSE 7.39; defined by newer <linux/fuse.h> */
+/* FUSE 7.39 and 7.42; defined by newer <linux/fuse.h> */
 #ifndef FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #endif
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#endif
+#define KERNEL_DEFAULT_MAX_PAGES 32    /* the kernel's FUSE_DEFAULT_MAX_PAGES_PER_REQ */
+#define KERNEL_MIN_READ_BUFFER 8192    /* the kernel's FUSE_MIN_READ_BUFFER */
 
 struct wire_state {
 	_Atomic uint64_t init_unique;  /* INIT request awaiting its reply; 0: none */
 	_Atomic uint64_t offered;      /* the kernel's INIT flags (flags2 << 32 | flags) */
 	_Atomic uint64_t want;         /* flags to add to the INIT reply if offered */
 	_Atomic uint64_t granted;      /* flags actually added */
+	struct fuse_session *se;       /* for the io_uring transport */
 };
 
 static struct wire_state wire;
@@ -113,22 +123,46 @@ static ssize_t read_landing(int fd, void *buf, size_t len)
 	return n;
 }
 
+void pmemfs_wire_note_request(const void *req, size_t len)
+{
+	const struct fuse_in_header *h = req;
+
+	thread_write_flags = 0;
+	if (len < sizeof(*h))
+		return;
+	if (h->opcode == FUSE_WRITE && len >= sizeof(*h) + sizeof(struct fuse_write_in))
+		thread_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
+	else if (h->opcode == FUSE_INIT)
+		note_init(h, len);
+}
+
 static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 {
-	const struct fuse_in_header *h = buf;
 	ssize_t n;
 
 	(void)userdata;
 	landed = 0;
 	n = read_landing(fd, buf, len);
-	thread_write_flags = 0;
-	if (n < (ssize_t)sizeof(*h))
-		return n;
-	if (h->opcode == FUSE_WRITE && (size_t)n >= sizeof(*h) + sizeof(struct fuse_write_in))
-		thread_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
-	else if (h->opcode == FUSE_INIT)
-		note_init(h, (size_t)n);
+	pmemfs_wire_note_request(buf, n > 0 ? (size_t)n : 0);
 	return n;
+}
+
+/*
+ * The payload buffer a ring entry needs: the kernel sizes it as the largest
+ * of its minimum read buffer, max_write and max_pages pages.
+ */
+static size_t ring_payload_size(const struct fuse_init_out *out)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages = (out->flags & FUSE_MAX_PAGES) && out->max_pages ? out->max_pages
+								       : KERNEL_DEFAULT_MAX_PAGES;
+	size_t size = out->max_write;
+
+	if (size < pages * page)
+		size = pages * page;
+	if (size < KERNEL_MIN_READ_BUFFER)
+		size = KERNEL_MIN_READ_BUFFER;
+	return (size + page - 1) / page * page;
 }
 
 /* The INIT reply, with the wanted flags the kernel offered added. */
@@ -138,6 +172,7 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	struct iovec copy[2];
 	uint64_t add = atomic_load(&wire.want) & atomic_load(&wire.offered);
 	uint64_t flags;
+	ssize_t n;
 
 	if (add == 0)
 		return writev(fd, iov, count);
@@ -147,24 +182,35 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 		return writev(fd, iov, count);
 	}
 	memcpy(&out, iov[1].iov_base, sizeof(out));
+	/* the kernel holds requests until the rings register: have them ready */
+	if ((add & FUSE_OVER_IO_URING) &&
+	    pmemfs_uring_prepare(wire.se, fd, ring_payload_size(&out)) < 0)
+		add &= ~(uint64_t)FUSE_OVER_IO_URING;
 	flags = (uint64_t)out.flags | (uint64_t)out.flags2 << 32 | add | FUSE_INIT_EXT;
 	out.flags = (uint32_t)flags;
 	out.flags2 = (uint32_t)(flags >> 32);
 	copy[0] = iov[0];
 	copy[1].iov_base = &out;
 	copy[1].iov_len = sizeof(out);
-	atomic_store(&wire.granted, add);
+	n = writev(fd, copy, 2);
+	if (add & FUSE_OVER_IO_URING)
+		pmemfs_uring_go(n > 0);
+	if (n > 0)
+		atomic_store(&wire.granted, add);
 	pfs_log(PFS_LOG_DEBUG, "fuse: INIT reply amended with flags 0x%llx",
 		(unsigned long long)add);
-	return writev(fd, copy, 2);
+	return n;
 }
 
 static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *oh = iov[0].iov_base;
 	uint64_t init = atomic_load(&wire.init_unique);
+	ssize_t n;
 
 	(void)userdata;
+	if (pmemfs_uring_reply(iov, count, &n))
+		return n;
 	if (init == 0 || iov[0].iov_len < sizeof(*oh) || oh->unique != init)
 		return writev(fd, iov, count);
 	atomic_store(&wire.init_unique, 0);
@@ -183,6 +229,7 @@ int pmemfs_wire_attach(struct fuse_session *se)
 {
 	int rc = fuse_session_custom_io(se, &wire_io, fuse_session_fd(se));
 
+	wire.se = se;
 	return rc > 0 ? -rc : rc;
 }
 
@@ -202,6 +249,19 @@ void pmemfs_wire_want_mmap_dio(bool on)
 		atomic_fetch_or(&wire.want, FUSE_DIRECT_IO_ALLOW_MMAP);
 	else
 		atomic_fetch_and(&wire.want, ~(uint64_t)FUSE_DIRECT_IO_ALLOW_MMAP);
+}
+
+bool pmemfs_wire_offered_uring(void)
+{
+	return atomic_load(&wire.offered) & FUSE_OVER_IO_URING;
+}
+
+void pmemfs_wire_want_uring(bool on)
+{
+	if (on)
+		atomic_fetch_or(&wire.want, FUSE_OVER_IO_URING);
+	else
+		atomic_fetch_and(&wire.want, ~(uint64_t)FUSE_OVER_IO_URING);
 }
 
 bool pmemfs_wire_kill_suidgid(void)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuse_wire.c: the FUSE protocol bits newer than Debian 12's libfuse 3.14
- * (FUSE_DIRECT_IO_ALLOW_MMAP, the WRITE request's write_flags), supplied
- * between libfuse and /dev/fuse; and the per-thread landing zone that lets
- * a write's data be read straight into device blocks.
+ * (FUSE_DIRECT_IO_ALLOW_MMAP, the WRITE request's write_flags, accepting
+ * FUSE over io_uring), supplied between libfuse and /dev/fuse; and the
+ * per-thread landing zone that lets a write's data be read straight into
+ * device blocks.
  */
 #ifndef PMEMFS_FUSE_WIRE_H
 #define PMEMFS_FUSE_WIRE_H
@@ -22,6 +23,17 @@ void pmemfs_wire_want_mmap_dio(bool on);
 
 /* After init: the INIT reply carried it (the kernel allows the mapping). */
 bool pmemfs_wire_granted_mmap_dio(void);
+
+/* In init(): did the kernel offer FUSE over io_uring (fuse.enable_uring)? */
+bool pmemfs_wire_offered_uring(void);
+/* In init(): accept it in the INIT reply (only if offered; fuse_uring.c). */
+void pmemfs_wire_want_uring(bool on);
+
+/*
+ * A request (header first, len bytes) is about to be handled on this
+ * thread: keep what the handler asks for (the WRITE's write_flags).
+ */
+void pmemfs_wire_note_request(const void *req, size_t len);
 
 /* In a write handler: the kernel asked the server to clear suid/sgid. */
 bool pmemfs_wire_kill_suidgid(void);

@@ -12,6 +12,7 @@
 
 #include "fuse_ops.h"
 #include "fuse_stage.h"
+#include "fuse_uring.h"
 #include "fuse_wire.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ struct pmemfs_cli {
 	char *durable;
 	int durable_write;             /* from durable=: 1 write, 0 fsync, -1 not given */
 	int zerocopy;
+	char *uring;
 	double cache_timeout;
 	int readonly;
 	int has_fsname;
@@ -49,6 +51,7 @@ static const struct fuse_opt cli_opts[] = {
 	CLI_OPT("page_cache", page_cache, 1),
 	CLI_OPT("durable=%s", durable, 0),
 	CLI_OPT("zerocopy", zerocopy, 1),
+	CLI_OPT("uring=%s", uring, 0),
 	CLI_OPT("cache_timeout=%lf", cache_timeout, 0),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
@@ -84,6 +87,11 @@ static void print_usage(const char *prog)
 	       "                           and relink them into the file instead of\n"
 	       "                           copying (experimental; slower on emulated\n"
 	       "                           images, see pmemfs(8))\n"
+	       "    -o uring=HOW           requests over per-CPU io_uring queues when\n"
+	       "                           the kernel offers them (Linux 6.14+ with\n"
+	       "                           fuse.enable_uring=1): 'idle' (the default:\n"
+	       "                           queue threads at idle priority, raised when\n"
+	       "                           starved), 'normal', or 'off' (/dev/fuse)\n"
 	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
 	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
 	       "    -o fsname=NAME         source shown in /proc/mounts (default DEVICE)\n"
@@ -181,6 +189,11 @@ static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		return -1;
 	}
 	cli->durable_write = cli->durable ? strcmp(cli->durable, "write") == 0 : -1;
+	if (cli->uring && strcmp(cli->uring, "idle") != 0 && strcmp(cli->uring, "normal") != 0 &&
+	    strcmp(cli->uring, "off") != 0) {
+		fprintf(stderr, "pmemfs: uring=%s: expected 'idle', 'normal' or 'off'\n", cli->uring);
+		return -1;
+	}
 	if (cli->direct_io && cli->page_cache) {
 		fprintf(stderr, "pmemfs: direct_io and page_cache exclude each other\n");
 		return -1;
@@ -273,6 +286,8 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->durable_writes = cli->durable_write >= 0 ? cli->durable_write == 1 :
 			      info->is_pmem || info->ram_backed;
 	srv->zerocopy = cli->zerocopy;
+	srv->uring_wanted = !cli->uring || strcmp(cli->uring, "off") != 0;
+	pmemfs_uring_idle_prio(!cli->uring || strcmp(cli->uring, "idle") == 0);
 	srv->bounce_reads = !info->is_pmem;
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
@@ -344,6 +359,7 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 		fuse_set_log_func(log_to_syslog);
 	}
 	status = server_loop(se, cmd) < 0 ? 1 : 0;
+	pmemfs_uring_stop();
 	pmemfs_stage_free_all();
 	if (!cmd->foreground)
 		closelog();
@@ -390,6 +406,7 @@ out_args:
 	free(cmd.mountpoint);
 	free(cli.device);
 	free(cli.durable);
+	free(cli.uring);
 	fuse_opt_free_args(&args);
 	return status;
 }

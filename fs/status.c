@@ -10,6 +10,8 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
+#include "fuse_uring.h"
+#include "fuse_warden.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,10 +28,11 @@ struct status {
 	const char *domain;
 	struct statvfs vfs;
 	struct pfs_fs_stats fs;
-	char options[96];
+	char options[112];
 	const char *ro_reason;         /* NULL: read-write */
 	char since[32];                /* the mount time, UTC, ISO 8601 */
 	uint64_t reads, writes, fsyncs, bytes_read, bytes_written, errors, zero_copy;
+	uint64_t ring_requests, ring_raised;
 };
 
 static const char *dev_kind(const struct pfs_device_info *info)
@@ -67,10 +70,11 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		st->ro_reason = "mounted with -o ro";
 	else if (st->fs.readonly)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
-	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s",
+	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s,uring=%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
-		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "");
+		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "",
+		 !pmemfs_uring_active() ? "off" : pmemfs_warden_running() ? "idle" : "normal");
 	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
 	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(st->since, sizeof(st->since), "%lld", (long long)srv->mount_time.tv_sec);
@@ -81,6 +85,8 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 	st->bytes_written = load(&srv->count.bytes_written);
 	st->errors = load(&srv->count.errors);
 	st->zero_copy = load(&srv->count.zero_copy_writes);
+	st->ring_requests = pmemfs_uring_requests();
+	st->ring_raised = pmemfs_warden_raised();
 	return 0;
 }
 
@@ -112,6 +118,9 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 	fprintf(f, "writes: %" PRIu64 "\n", st->writes);
 	fprintf(f, "bytes written: %" PRIu64 "\n", st->bytes_written);
 	fprintf(f, "zero-copy writes: %" PRIu64 "\n", st->zero_copy);
+	fprintf(f, "io_uring queues: %u\n", pmemfs_uring_active() ? pmemfs_uring_queues() : 0);
+	fprintf(f, "io_uring requests: %" PRIu64 "\n", st->ring_requests);
+	fprintf(f, "io_uring threads raised: %" PRIu64 "\n", st->ring_raised);
 	fprintf(f, "fsyncs: %" PRIu64 "\n", st->fsyncs);
 	fprintf(f, "journal commits: %" PRIu64 "\n", st->fs.journal_commits);
 	fprintf(f, "errors: %" PRIu64 "\n", st->errors);
@@ -149,6 +158,7 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 	add_u64(inodes, "free", st->vfs.f_ffree);
 	json_object_object_add(o, "inodes", inodes);
 	json_object_object_add(o, "mount_options", json_object_new_string(st->options));
+	add_u64(o, "io_uring_queues", pmemfs_uring_active() ? pmemfs_uring_queues() : 0);
 	json_object_object_add(o, "read_only", json_object_new_boolean(st->ro_reason != NULL));
 	json_object_object_add(o, "read_only_reason",
 			       st->ro_reason ? json_object_new_string(st->ro_reason) : NULL);
@@ -158,6 +168,8 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 	add_u64(counters, "writes", st->writes);
 	add_u64(counters, "bytes_written", st->bytes_written);
 	add_u64(counters, "zero_copy_writes", st->zero_copy);
+	add_u64(counters, "io_uring_requests", st->ring_requests);
+	add_u64(counters, "io_uring_threads_raised", st->ring_raised);
 	add_u64(counters, "fsyncs", st->fsyncs);
 	add_u64(counters, "journal_commits", st->fs.journal_commits);
 	add_u64(counters, "errors", st->errors);

@@ -22,6 +22,21 @@ if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	export TMPDIR=/dev/shm
 fi
 
+# FUSE over io_uring (Linux 6.14+) stays off until the fuse module's
+# enable_uring parameter is set; pmemfs takes it wherever it is offered. Set
+# it for the run, so the suites go over the rings (test_uring, and the
+# *_page_cache reruns over /dev/fuse, cover both transports), and put it back
+# afterwards. A kernel without it runs everything over /dev/fuse.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+if [ -w "$URING_PARAM" ]; then
+	URING_WAS=$(cat "$URING_PARAM")
+	trap 'echo "$URING_WAS" >"$URING_PARAM"' EXIT
+	echo Y >"$URING_PARAM"
+	echo "fuse: enable_uring=Y for the run (was $URING_WAS)"
+else
+	echo "fuse: this kernel has no FUSE over io_uring; test_uring will skip"
+fi
+
 PASSED=0
 FAILED=0
 SKIPPED=0

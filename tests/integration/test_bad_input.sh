@@ -81,6 +81,7 @@ DATA_SUM=$(sha "$SCRATCH/data")
 # ---- bad mount options: refused before the device is touched ----
 refuses "-o durable=sometimes" "durable=sometimes: expected 'write' or 'fsync'" \
 	-odurable=sometimes "$GOOD"
+refuses "-o uring=fast" "uring=fast: expected 'idle', 'normal' or 'off'" -ouring=fast "$GOOD"
 refuses "-o direct_io,page_cache" "direct_io and page_cache exclude each other" \
 	-odirect_io,page_cache "$GOOD"
 check "bad options changed nothing" cmp "$IMG" "$GOOD"

@@ -25,7 +25,8 @@ check "ls -l shows the size a read gets" \
 check "status.json is valid JSON" jq -e . "$SJ"
 for k in device "device kind" "real pmem" "persistence domain" capacity free inodes \
 	"mount options" read-only "mounted since" reads "bytes read" writes "bytes written" \
-	"zero-copy writes" fsyncs "journal commits" errors; do
+	"zero-copy writes" "io_uring queues" "io_uring requests" "io_uring threads raised" \
+	fsyncs "journal commits" errors; do
 	check "status has '$k'" grep -q "^$k: " "$S"
 done
 check_out "the device is the image" "$IMG" field device
@@ -52,8 +53,23 @@ case $PMEM:$(stat -f -c %T "$IMG") in
 yes:* | *:tmpfs | *:ramfs) DURABLE=write ;;
 *) DURABLE=fsync ;;
 esac
-OPTS="cache_timeout=1,$CACHE,durable=$DURABLE"
+# io_uring where the kernel offers it (fuse.enable_uring), at idle priority
+if [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" = Y ]; then
+	URING=idle
+else
+	URING=off
+fi
+CACHE_OPTS="cache_timeout=1,$CACHE,durable=$DURABLE"
+OPTS="$CACHE_OPTS,uring=$URING"
 check_out "mount options" "rw,$OPTS" field "mount options"
+if [ "$URING" = idle ]; then
+	NCPU=$(( $(sed 's/.*[-,]//' /sys/devices/system/cpu/possible) + 1 ))
+	check_out "one io_uring queue per possible CPU" "$NCPU" field "io_uring queues"
+	ls "$MNT/pools" >/dev/null
+	check "requests on pools/ came over io_uring" test "$(field "io_uring requests")" -gt 0
+	check "status.json counts them too" jq -e '.io_uring_queues > 0 and
+		.counters.io_uring_requests > 0' "$SJ"
+fi
 check_out "read-write" "no" field read-only
 check "status.json says the same" jq -e --arg d "$IMG" --argjson p "$PMEM_JSON" \
 	'.device == $d and .real_pmem == $p and
@@ -106,8 +122,17 @@ check "unmount" pfs_umount
 
 # The other cache mode and durability, when asked for.
 require "mount -o page_cache,durable=fsync,zerocopy" pfs_mount -o page_cache,durable=fsync,zerocopy
-check_out "mount options say so" "rw,cache_timeout=1,page_cache,durable=fsync,zerocopy" \
-	field "mount options"
+check_out "mount options say so (zerocopy reads /dev/fuse)" \
+	"rw,cache_timeout=1,page_cache,durable=fsync,zerocopy,uring=off" field "mount options"
 check "unmount" pfs_umount
+require "mount -o uring=off" pfs_mount -o uring=off
+check_out "uring=off says so" "rw,$CACHE_OPTS,uring=off" field "mount options"
+check_out "and no queue serves" "0" field "io_uring queues"
+check "unmount" pfs_umount
+if [ "$URING" = idle ]; then
+	require "mount -o uring=normal" pfs_mount -o uring=normal
+	check_out "uring=normal says so" "rw,$CACHE_OPTS,uring=normal" field "mount options"
+	check "unmount" pfs_umount
+fi
 
 finish
