@@ -8,7 +8,7 @@ set -euo pipefail
 
 PKGS=(
 	meson ninja-build pkg-config gcc libc6-dev
-	libfuse3-dev fuse3 libpmem-dev libndctl-dev libdaxctl-dev
+	libfuse3-dev fuse3 libpmem-dev libndctl-dev libdaxctl-dev liburing-dev
 	libcmocka-dev libjson-c-dev uuid-dev pmdk-tools attr fio stress-ng
 	e2fsprogs util-linux coreutils procps
 	qemu-system-x86 linux-image-amd64 busybox-static ndctl daxctl jq
