@@ -38,6 +38,31 @@ all_class() {
 		! ring_threads | awk -v c="$want" '$3 != c { bad = 1 } END { exit !bad }'
 }
 
+# policies: the scheduling policy of each queue thread (stat field 41: 0
+# SCHED_OTHER, 5 SCHED_IDLE), read without ps, which is heavy enough to
+# starve an idle-priority thread into being raised
+policies() {
+	local t
+	for t in /proc/"$SERVER_PID"/task/*; do
+		case $(<"$t/comm") in
+		pmemfs-ring*) awk '{ print $41 }' "$t/stat" ;;
+		esac
+	done
+}
+
+# becomes IDL|TS SECONDS: all queue threads reach that class within the time
+becomes() {
+	local want i
+	want=$([ "$1" = IDL ] && echo 5 || echo 0)
+	for ((i = 0; i < $2 * 4; i++)); do
+		sleep 0.25
+		[ "$(policies | sort -u)" = "$want" ] && return 0
+	done
+	ring_threads
+	grep io_uring "$MNT/status"
+	return 1
+}
+
 require "mkfs a 1 GiB image" "$MKFS" -q -f -s 1G "$IMG"
 require "mount" pfs_mount
 check_out "one queue per possible CPU" "$NCPU" field "io_uring queues"
@@ -50,24 +75,21 @@ one_caller() {   # one_caller SECONDS: 4 KiB writes from one process
 		status=none || exit 1; done' "$P/one"
 	return 0
 }
-one_caller 3 &
+one_caller 8 &
 JOB=$!
-sleep 2
-check "one caller at work: the queue threads at idle priority" all_class IDL
+check "one caller at work: the queue threads go to idle priority" becomes IDL 6
 wait "$JOB"
 fio_two() {
 	fio --name=two --directory="$P" --ioengine=psync --rw=randwrite --bs=4k --size=8M \
 		--numjobs=2 --time_based --runtime="$1" --output=/dev/null
 }
 one_caller 2
-fio_two 3 &
+fio_two 8 &
 JOB=$!
-sleep 2
-check "two callers at once: back at normal priority" all_class TS
+check "two callers at once: back at normal priority" becomes TS 6
 wait "$JOB"
 one_caller 2
-sleep 2.5
-check "no callers for a while: normal priority" all_class TS
+check "no callers for a while: normal priority" becomes TS 5
 
 check "fio: random 4 KiB and 1 MiB writes and reads from 2 jobs, verified (crc32c)" \
 	fio --name=ur --directory="$P" --ioengine=psync --rw=randrw \
