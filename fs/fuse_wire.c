@@ -243,12 +243,18 @@ bool pmemfs_wire_granted_mmap_dio(void)
 	return atomic_load(&wire.granted) & FUSE_DIRECT_IO_ALLOW_MMAP;
 }
 
-void pmemfs_wire_want_mmap_dio(bool on)
+/* Add flag to the INIT reply (if the kernel offers it), or not. */
+static void want_flag(uint64_t flag, bool on)
 {
 	if (on)
-		atomic_fetch_or(&wire.want, FUSE_DIRECT_IO_ALLOW_MMAP);
+		atomic_fetch_or(&wire.want, flag);
 	else
-		atomic_fetch_and(&wire.want, ~(uint64_t)FUSE_DIRECT_IO_ALLOW_MMAP);
+		atomic_fetch_and(&wire.want, ~flag);
+}
+
+void pmemfs_wire_want_mmap_dio(bool on)
+{
+	want_flag(FUSE_DIRECT_IO_ALLOW_MMAP, on);
 }
 
 bool pmemfs_wire_offered_uring(void)
@@ -258,10 +264,7 @@ bool pmemfs_wire_offered_uring(void)
 
 void pmemfs_wire_want_uring(bool on)
 {
-	if (on)
-		atomic_fetch_or(&wire.want, FUSE_OVER_IO_URING);
-	else
-		atomic_fetch_and(&wire.want, ~(uint64_t)FUSE_OVER_IO_URING);
+	want_flag(FUSE_OVER_IO_URING, on);
 }
 
 bool pmemfs_wire_kill_suidgid(void)
