@@ -69,12 +69,30 @@ check_out "one queue per possible CPU" "$NCPU" field "io_uring queues"
 check "one queue thread per queue, at normal priority while quiet" all_class TS
 check "each pinned to the CPU of its queue" pinned
 
-# One caller: idle priority; two at once: normal; none for a while: normal.
 one_caller() {   # one_caller SECONDS: 4 KiB writes from one process
 	timeout "$1" bash -c 'while :; do dd if=/dev/zero of="$0" bs=4k count=1000 \
 		status=none || exit 1; done' "$P/one"
 	return 0
 }
+
+# Every CPU busy with normal-priority work: the idle-priority queue threads
+# would hardly run; the warden raises them.
+random_file "$SCRATCH/a" $((64 << 20))
+stress-ng --cpu "$NCPU" --timeout 120s >/dev/null 2>&1 &
+HOGS=$!
+# (one caller for a while, on a fresh mount: the warden puts the threads at
+# idle priority, then finds them starved)
+one_caller 6
+check "with every CPU busy: the warden raised starved queue threads" \
+	test "$(field "io_uring threads raised")" -gt 0
+check "and 64 MiB written" dd if="$SCRATCH/a" of="$P/busy" bs=1M status=none
+check "read back" cmp "$SCRATCH/a" "$P/busy"
+kill "$HOGS" 2>/dev/null
+wait "$HOGS" 2>/dev/null
+check "unmount" pfs_umount
+
+# One caller: idle priority; two at once: normal; none for a while: normal.
+require "mount again (the warden starts afresh)" pfs_mount
 one_caller 8 &
 JOB=$!
 check "one caller at work: the queue threads go to idle priority" becomes IDL 6
@@ -121,21 +139,6 @@ check_out "all listed" 2000 bash -c 'ls "$1/d" | wc -l' _ "$P"
 check "an extended attribute" setfattr -n user.k -v "$(head -c 3000 /dev/zero | tr '\0' v)" "$P/cpu0"
 check_out "reads back" 3000 bash -c 'getfattr --only-values -n user.k "$1" | wc -c' _ "$P/cpu0"
 
-# Every CPU busy with normal-priority work: the idle-priority queue threads
-# would hardly run; the warden raises them.
-random_file "$SCRATCH/a" $((64 << 20))
-stress-ng --cpu "$NCPU" --timeout 120s >/dev/null 2>&1 &
-HOGS=$!
-# (one caller for a while: once the hold that the many callers above left
-# ends, 8 s, the warden puts the threads at idle priority, then finds them
-# starved)
-one_caller 12
-check "with every CPU busy: the warden raised starved queue threads" \
-	test "$(field "io_uring threads raised")" -gt 0
-check "and 64 MiB written" dd if="$SCRATCH/a" of="$P/busy" bs=1M status=none
-check "read back" cmp "$SCRATCH/a" "$P/busy"
-kill "$HOGS" 2>/dev/null
-wait "$HOGS" 2>/dev/null
 check "unmount" pfs_umount
 
 require "mount -o uring=normal" pfs_mount -o uring=normal
