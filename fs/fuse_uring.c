@@ -321,9 +321,15 @@ static void count_request(uint64_t nodeid, uint32_t pid)
 	if (syn_ino(nodeid))
 		return;
 	atomic_fetch_add_explicit(&p->requests, 1, memory_order_relaxed);
-	/* pid 0: the kernel's own requests (release, ...) */
-	if (pid != 0 && atomic_exchange_explicit(&p->last_pid, pid, memory_order_relaxed) != pid)
+	/*
+	 * pid 0: the kernel's own requests (release, ...). Read before writing,
+	 * so that one caller's requests leave the cache line shared; racing
+	 * queues may miss a switch, which the warden's ratio tolerates.
+	 */
+	if (pid != 0 && atomic_load_explicit(&p->last_pid, memory_order_relaxed) != pid) {
+		atomic_store_explicit(&p->last_pid, pid, memory_order_relaxed);
 		atomic_fetch_add_explicit(&p->switches, 1, memory_order_relaxed);
+	}
 }
 
 /* Rebuilds the request in front of the payload and lets libfuse handle it. */

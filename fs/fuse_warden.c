@@ -93,19 +93,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* schedstat: "run_ns wait_ns timeslices" */
-static int read_schedstat(int fd, uint64_t *run, uint64_t *wait)
+/* schedstat: "run_ns wait_ns timeslices"; the time spent waiting to run */
+static int read_wait_ns(int fd, uint64_t *wait)
 {
 	char buf[96];
-	unsigned long long r, w;
+	unsigned long long w;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 
 	if (n <= 0)
 		return -EIO;
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &r, &w) != 2)
+	if (sscanf(buf, "%*u %llu", &w) != 1)
 		return -EIO;
-	*run = r;
 	*wait = w;
 	return 0;
 }
@@ -149,9 +148,9 @@ static void judge_callers(struct warden *wd, uint64_t now, uint64_t period_ms)
 /* A thread at idle priority that waited most of the period to run. */
 static void judge_starved(struct warden *wd, struct watched *w, uint64_t now, uint64_t period_ms)
 {
-	uint64_t run, wait;
+	uint64_t wait;
 
-	if (read_schedstat(w->fd, &run, &wait) != 0)
+	if (read_wait_ns(w->fd, &wait) != 0)
 		return;
 	if (w->idle && wait - w->wait_ns > period_ms * 1000000 / 2) {
 		/* starved again soon after the last hold: hold twice as long */
@@ -226,7 +225,6 @@ static void warden_free(struct warden *wd)
 static int watch(struct watched *w, pid_t tid)
 {
 	char path[64];
-	uint64_t run;
 
 	w->tid = tid;
 	w->hold_ms = WARDEN_HOLD_MIN_MS;
@@ -234,7 +232,7 @@ static int watch(struct watched *w, pid_t tid)
 	w->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (w->fd < 0)
 		return -errno;
-	return read_schedstat(w->fd, &run, &w->wait_ns);
+	return read_wait_ns(w->fd, &w->wait_ns);
 }
 
 static void restore_all(struct warden *wd)

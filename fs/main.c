@@ -36,6 +36,7 @@ struct pmemfs_cli {
 	int durable_write;             /* from durable=: 1 write, 0 fsync, -1 not given */
 	int zerocopy;
 	char *uring;
+	int uring_mode;                /* from uring=: URING_IDLE (default), _NORMAL, _OFF */
 	double cache_timeout;
 	int readonly;
 	int has_fsname;
@@ -43,6 +44,7 @@ struct pmemfs_cli {
 };
 
 enum { KEY_RO, KEY_FSNAME, KEY_SUBTYPE };
+enum { URING_IDLE, URING_NORMAL, URING_OFF };
 
 #define CLI_OPT(t, p, v) { t, offsetof(struct pmemfs_cli, p), v }
 
@@ -189,8 +191,10 @@ static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		return -1;
 	}
 	cli->durable_write = cli->durable ? strcmp(cli->durable, "write") == 0 : -1;
-	if (cli->uring && strcmp(cli->uring, "idle") != 0 && strcmp(cli->uring, "normal") != 0 &&
-	    strcmp(cli->uring, "off") != 0) {
+	cli->uring_mode = !cli->uring || strcmp(cli->uring, "idle") == 0 ? URING_IDLE :
+			  strcmp(cli->uring, "normal") == 0 ? URING_NORMAL :
+			  strcmp(cli->uring, "off") == 0 ? URING_OFF : -1;
+	if (cli->uring_mode < 0) {
 		fprintf(stderr, "pmemfs: uring=%s: expected 'idle', 'normal' or 'off'\n", cli->uring);
 		return -1;
 	}
@@ -286,8 +290,8 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->durable_writes = cli->durable_write >= 0 ? cli->durable_write == 1 :
 			      info->is_pmem || info->ram_backed;
 	srv->zerocopy = cli->zerocopy;
-	srv->uring_wanted = !cli->uring || strcmp(cli->uring, "off") != 0;
-	pmemfs_uring_idle_prio(!cli->uring || strcmp(cli->uring, "idle") == 0);
+	srv->uring_wanted = cli->uring_mode != URING_OFF;
+	pmemfs_uring_idle_prio(cli->uring_mode == URING_IDLE);
 	srv->bounce_reads = !info->is_pmem;
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;

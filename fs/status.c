@@ -32,6 +32,7 @@ struct status {
 	const char *ro_reason;         /* NULL: read-write */
 	char since[32];                /* the mount time, UTC, ISO 8601 */
 	uint64_t reads, writes, fsyncs, bytes_read, bytes_written, errors, zero_copy;
+	unsigned ring_queues;          /* 0: requests come through /dev/fuse */
 	uint64_t ring_requests, ring_raised;
 };
 
@@ -70,11 +71,12 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		st->ro_reason = "mounted with -o ro";
 	else if (st->fs.readonly)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
+	st->ring_queues = pmemfs_uring_active() ? pmemfs_uring_queues() : 0;
 	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s,uring=%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
 		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "",
-		 !pmemfs_uring_active() ? "off" : pmemfs_warden_running() ? "idle" : "normal");
+		 !st->ring_queues ? "off" : pmemfs_warden_running() ? "idle" : "normal");
 	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
 	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(st->since, sizeof(st->since), "%lld", (long long)srv->mount_time.tv_sec);
@@ -118,7 +120,7 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 	fprintf(f, "writes: %" PRIu64 "\n", st->writes);
 	fprintf(f, "bytes written: %" PRIu64 "\n", st->bytes_written);
 	fprintf(f, "zero-copy writes: %" PRIu64 "\n", st->zero_copy);
-	fprintf(f, "io_uring queues: %u\n", pmemfs_uring_active() ? pmemfs_uring_queues() : 0);
+	fprintf(f, "io_uring queues: %u\n", st->ring_queues);
 	fprintf(f, "io_uring requests: %" PRIu64 "\n", st->ring_requests);
 	fprintf(f, "io_uring threads raised: %" PRIu64 "\n", st->ring_raised);
 	fprintf(f, "fsyncs: %" PRIu64 "\n", st->fsyncs);
@@ -158,7 +160,7 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 	add_u64(inodes, "free", st->vfs.f_ffree);
 	json_object_object_add(o, "inodes", inodes);
 	json_object_object_add(o, "mount_options", json_object_new_string(st->options));
-	add_u64(o, "io_uring_queues", pmemfs_uring_active() ? pmemfs_uring_queues() : 0);
+	add_u64(o, "io_uring_queues", st->ring_queues);
 	json_object_object_add(o, "read_only", json_object_new_boolean(st->ro_reason != NULL));
 	json_object_object_add(o, "read_only_reason",
 			       st->ro_reason ? json_object_new_string(st->ro_reason) : NULL);
