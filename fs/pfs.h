@@ -16,6 +16,7 @@
 #include "pmemfs/layout.h"
 #include "pmemfs/pmemfs.h"
 #include "pmem_ops.h"
+#include "fault.h"
 
 #define PFS_SLOT(ino)  ((uint32_t)((ino) & 0xffffffffu))
 #define PFS_GEN(ino)   ((uint32_t)((ino) >> 32))
@@ -106,6 +107,7 @@ struct pfs_fs {
 	uint64_t inode_cursor;         /* hint: next inode slot to look at */
 	char *zero;                    /* PFS_ZERO_LEN bytes of zeros for hole reads */
 	atomic_uint_fast64_t commits;  /* transactions committed (pfs_fs_get_stats) */
+	struct pfs_fault *fault;       /* fault injection (tests); NULL: off */
 };
 
 #define PFS_ZERO_LEN (1u << 20)

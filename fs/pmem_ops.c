@@ -3,12 +3,14 @@
  * The persistence seam (see pmem_ops.h for the theory of operation). The only
  * file that stores into the mapping with libpmem, memcpy or msync.
  */
+#include <errno.h>
 #include <libpmem.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "pmem_ops.h"
+#include "fault.h"
 #include "pmemfs/pmemfs.h"
 
 void pfs_pm_init(struct pfs_pmem *pm, enum pfs_pm_kind kind, void *base, size_t size)
@@ -38,17 +40,22 @@ static uint64_t pm_off(const struct pfs_pmem *pm, const void *p)
 }
 
 /* msync the recorded ranges; caller holds pm->lock */
-static void msync_dirty_locked(struct pfs_pmem *pm)
+static int msync_dirty_locked(struct pfs_pmem *pm)
 {
+	int rc = 0;
+
 	for (unsigned i = 0; i < pm->ndirty; i++) {
 		void *start = (void *)pm->dirty[i].start;
 		size_t len = pm->dirty[i].end - pm->dirty[i].start;
 
-		if (pmem_msync(start, len) != 0)
+		if (pmem_msync(start, len) != 0) {
 			pfs_log(PFS_LOG_ERR, "msync of %zu bytes at offset %llu failed: %m", len,
 				(unsigned long long)pm_off(pm, start));
+			rc = -EIO;
+		}
 	}
 	pm->ndirty = 0;
+	return rc;
 }
 
 /* Record [addr, addr+len) as dirty pages, merging with an overlapping or adjacent range. */
@@ -68,8 +75,8 @@ static void msync_record(struct pfs_pmem *pm, const void *addr, size_t len)
 			goto out;
 		}
 	}
-	if (pm->ndirty == PFS_PM_DIRTY_MAX)
-		msync_dirty_locked(pm);
+	if (pm->ndirty == PFS_PM_DIRTY_MAX && msync_dirty_locked(pm))
+		pm->msync_failed = true; /* told by the next drain */
 	pm->dirty[pm->ndirty].start = s;
 	pm->dirty[pm->ndirty].end = e;
 	pm->ndirty++;
@@ -127,15 +134,20 @@ void pfs_pm_set(struct pfs_pmem *pm, void *dst, int c, size_t len)
 		pm->hook(pm->hook_arg, PFS_PM_EV_FLUSH, pm_off(pm, dst), NULL, len);
 }
 
-void pfs_pm_drain(struct pfs_pmem *pm)
+int pfs_pm_drain(struct pfs_pmem *pm)
 {
+	int rc = 0;
+
 	switch (pm->kind) {
 	case PFS_PM_PMEM:
 		pmem_drain();
 		break;
 	case PFS_PM_MSYNC:
 		pthread_mutex_lock(&pm->lock);
-		msync_dirty_locked(pm);
+		rc = msync_dirty_locked(pm);
+		if (pm->msync_failed)
+			rc = -EIO;
+		pm->msync_failed = false;
 		pthread_mutex_unlock(&pm->lock);
 		break;
 	case PFS_PM_DRAM:
@@ -144,6 +156,10 @@ void pfs_pm_drain(struct pfs_pmem *pm)
 	__atomic_add_fetch(&pm->ndrains, 1, __ATOMIC_RELAXED);
 	if (pm->hook)
 		pm->hook(pm->hook_arg, PFS_PM_EV_DRAIN, 0, NULL, 0);
+	/* the fence itself was made: a test sees "not known durable", not lost stores */
+	if (pfs_fault_hit(pm->fault, PFS_FAULT_PERSIST))
+		rc = -EIO;
+	return rc;
 }
 
 void pfs_pm_persist(struct pfs_pmem *pm, const void *addr, size_t len)

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct pfs_fault;
+
 enum pfs_pm_kind { PFS_PM_PMEM, PFS_PM_MSYNC, PFS_PM_DRAM };
 
 enum pfs_pm_event { PFS_PM_EV_STORE, PFS_PM_EV_FLUSH, PFS_PM_EV_DRAIN };
@@ -43,8 +45,10 @@ struct pfs_pmem {
 	pthread_mutex_t lock;          /* msync dirty set */
 	struct { uintptr_t start, end; } dirty[PFS_PM_DIRTY_MAX];
 	unsigned ndirty;
+	bool msync_failed;             /* an msync outside a drain failed */
 	pfs_pm_hook hook;
 	void *hook_arg;
+	struct pfs_fault *fault;       /* fault injection (tests); NULL: off */
 	uint64_t ndrains;              /* statistics */
 };
 
@@ -56,7 +60,11 @@ void pfs_pm_set_hook(struct pfs_pmem *pm, pfs_pm_hook hook, void *arg);
 void pfs_pm_copy(struct pfs_pmem *pm, void *dst, const void *src, size_t len);
 void pfs_pm_set(struct pfs_pmem *pm, void *dst, int c, size_t len);
 void pfs_pm_flush(struct pfs_pmem *pm, const void *addr, size_t len);
-void pfs_pm_drain(struct pfs_pmem *pm);
+/*
+ * 0, or -EIO when what was flushed may not be durable (msync failed, or an
+ * injected PERSIST fault). Callers that order metadata must check it.
+ */
+int pfs_pm_drain(struct pfs_pmem *pm);
 void pfs_pm_persist(struct pfs_pmem *pm, const void *addr, size_t len);
 
 #endif /* PFS_PMEM_OPS_H */
