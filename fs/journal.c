@@ -17,7 +17,18 @@
  * Recovery and abort are the same walk: collect the records of active_seq in
  * order (stopping at the first torn one: a torn record was never followed by
  * its in-place store), write their old bytes back in reverse order, drain, and
- * advance active_seq. Doing it twice is harmless.
+ * advance active_seq. Doing it twice is harmless. The positions go into an
+ * array sized at init for the most records the journal area can hold, so a
+ * rollback allocates nothing and cannot fail for want of memory. An abort
+ * also knows where its records end; a walk that stops elsewhere means damaged
+ * records.
+ *
+ * A rollback that fails anyway (damaged records, a failed persist) latches the
+ * mount read-only and leaves active_seq as it is: no later transaction of this
+ * mount reuses the seq (none runs), and the next mount's recovery rolls the
+ * same records back and advances it. A failed persist before the commit point
+ * aborts the transaction; one of the commit point itself latches read-only
+ * and returns -EIO (recovery decides whether it committed).
  *
  * Blocks freed in a transaction are queued and released just before commit,
  * so a block freed and reallocated in the same transaction can never be
@@ -43,13 +54,18 @@ static uint32_t jrec_csum(const struct pfs_jrec_pm *r, const void *data)
 	return pfs_crc32c(c, data, r->len);
 }
 
-/* Records of the running (or interrupted) transaction, in journal order. */
-static int jrec_collect(struct pfs_fs *fs, uint64_t seq, uint64_t **pos, size_t *n)
+/*
+ * Walks the records of seq from the journal start, stopping at the first that
+ * is not one of them. Stores their positions in pos (NULL: only counts) and
+ * where the walk stopped in *end. Allocates nothing: pos was sized at init
+ * for the most line-sized records the journal holds; more than cap records
+ * (only possible with records smaller than a line) is -EUCLEAN.
+ */
+static int jrec_walk(const struct pfs_fs *fs, uint64_t seq, uint32_t *pos, size_t cap,
+		     size_t *n, uint64_t *end)
 {
 	uint64_t p = sizeof(struct pfs_jhdr_pm);
-	size_t cap = 0;
 
-	*pos = NULL;
 	*n = 0;
 	while (p + sizeof(struct pfs_jrec_pm) <= fs->jbytes) {
 		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + p);
@@ -58,14 +74,15 @@ static int jrec_collect(struct pfs_fs *fs, uint64_t seq, uint64_t **pos, size_t 
 		    r->len > fs->jbytes - p - sizeof(struct pfs_jrec_pm) ||
 		    r->csum != jrec_csum(r, JREC_DATA(r)))
 			break;
-		if (pfs_array_reserve(pos, &cap, *n + 1, sizeof(**pos))) {
-			free(*pos);
-			*pos = NULL;
-			return -ENOMEM;
+		if (pos) {
+			if (*n == cap)
+				return -EUCLEAN;
+			pos[*n] = (uint32_t)p;
 		}
-		(*pos)[(*n)++] = p;
+		(*n)++;
 		p += sizeof(*r) + PAD8(r->len);
 	}
+	*end = p;
 	return 0;
 }
 
@@ -82,61 +99,62 @@ static bool jrec_target_ok(const struct pfs_fs *fs, const struct pfs_jrec_pm *r)
 	return end <= jlo || r->off >= jhi;
 }
 
-static void advance_seq(struct pfs_fs *fs)
+static int advance_seq(struct pfs_fs *fs)
 {
 	uint64_t next = fs->jhdr->active_seq + 1;
 
 	pfs_pm_copy(fs->pm, &fs->jhdr->active_seq, &next, sizeof(next));
-	pfs_pm_drain(fs->pm);
+	return pfs_pm_drain(fs->pm);
 }
 
-static int rollback(struct pfs_fs *fs, unsigned *nrecs)
+/*
+ * Undoes the records of active_seq. expect_end: where the records of the
+ * running transaction end (abort), or 0 when unknown (recovery, where the
+ * first torn record ends them). Any error leaves the seq where it is, so the
+ * next mount's recovery rolls back again; the caller latches read-only.
+ */
+static int rollback(struct pfs_fs *fs, uint64_t expect_end, unsigned *nrecs)
 {
-	uint64_t *pos;
+	const uint32_t *pos = fs->tx.undo;
+	uint64_t end;
 	size_t n;
-	int rc = jrec_collect(fs, fs->jhdr->active_seq, &pos, &n);
+	int rc = jrec_walk(fs, fs->jhdr->active_seq, fs->tx.undo, fs->tx.undo_cap, &n, &end);
 
 	if (rc)
-		return rc;
+		return pfs_corrupt(fs, "journal holds more records than fit in it");
+	if (expect_end && end != expect_end)
+		return pfs_corrupt(fs, "journal records end at %llu, the transaction wrote to %llu",
+				   (unsigned long long)end, (unsigned long long)expect_end);
 	if (nrecs)
 		*nrecs = (unsigned)n;
-	if (n && fs->dev->info.kind == PFS_DEV_DAX && fs->dev->private_map) {
-		free(pos);
+	if (n && fs->dev->info.kind == PFS_DEV_DAX && fs->dev->private_map)
 		return -EROFS;
-	}
 	/* check every record before applying any: never leave half a rollback */
 	for (size_t i = 0; i < n; i++) {
 		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
 
-		if (!jrec_target_ok(fs, r)) {
-			rc = pfs_corrupt(fs, "journal record at %llu targets offset %llu",
-					 (unsigned long long)pos[i], (unsigned long long)r->off);
-			free(pos);
-			return rc;
-		}
+		if (!jrec_target_ok(fs, r))
+			return pfs_corrupt(fs, "journal record at %u targets offset %llu",
+					   pos[i], (unsigned long long)r->off);
 	}
 	for (size_t i = n; i-- > 0;) {
 		const struct pfs_jrec_pm *r = (const void *)(jbase(fs) + pos[i]);
 
 		pfs_pm_copy(fs->pm, fs->base + r->off, JREC_DATA(r), r->len);
 	}
-	free(pos);
-	if (n) {
-		pfs_pm_drain(fs->pm);
-		advance_seq(fs);
-	}
-	return 0;
+	if (!n)
+		return 0;
+	/* the old bytes are back before the records die */
+	rc = pfs_pm_drain(fs->pm);
+	return rc ? rc : advance_seq(fs);
 }
 
 int pfs_journal_pending(struct pfs_fs *fs, unsigned *nrecs)
 {
-	uint64_t *pos;
+	uint64_t end;
 	size_t n;
-	int rc = jrec_collect(fs, fs->jhdr->active_seq, &pos, &n);
 
-	if (rc)
-		return rc;
-	free(pos);
+	jrec_walk(fs, fs->jhdr->active_seq, NULL, 0, &n, &end);
 	*nrecs = (unsigned)n;
 	return 0;
 }
@@ -145,7 +163,7 @@ int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs)
 {
 	if (nrecs)
 		*nrecs = 0;
-	return rollback(fs, nrecs);
+	return rollback(fs, 0, nrecs);
 }
 
 int pfs_journal_init(struct pfs_fs *fs)
@@ -157,7 +175,11 @@ int pfs_journal_init(struct pfs_fs *fs)
 	tx->lines_cap = 1024;
 	tx->lines = calloc(tx->lines_cap, sizeof(*tx->lines));
 	tx->line_seq = calloc(tx->lines_cap, sizeof(*tx->line_seq));
-	if (!tx->lines || !tx->line_seq) {
+	/* positions fit 32 bits; untouched until a rollback, so RSS stays flat */
+	tx->undo_cap = fs->jbytes / (sizeof(struct pfs_jrec_pm) + LINE) + 1;
+	if (fs->jbytes <= UINT32_MAX)
+		tx->undo = malloc(tx->undo_cap * sizeof(*tx->undo));
+	if (!tx->lines || !tx->line_seq || !tx->undo) {
 		pfs_journal_fini(fs);
 		return -ENOMEM;
 	}
@@ -169,6 +191,7 @@ void pfs_journal_fini(struct pfs_fs *fs)
 	free(fs->tx.lines);
 	free(fs->tx.line_seq);
 	free(fs->tx.freeq);
+	free(fs->tx.undo);
 	memset(&fs->tx, 0, sizeof(fs->tx));
 }
 
@@ -204,7 +227,8 @@ static uint64_t line_hash(uint64_t key, size_t cap)
 static int lines_grow(struct pfs_tx *tx)
 {
 	size_t ncap = tx->lines_cap * 2;
-	uint64_t *nl = calloc(ncap, sizeof(*nl)), *ns = calloc(ncap, sizeof(*ns));
+	uint64_t *nl = pfs_calloc(tx->fs, ncap, sizeof(*nl));
+	uint64_t *ns = pfs_calloc(tx->fs, ncap, sizeof(*ns));
 
 	if (!nl || !ns) {
 		free(nl);
@@ -266,9 +290,10 @@ static int jrec_append(struct pfs_tx *tx, uint64_t off, uint64_t len)
 	r.csum = jrec_csum(&r, fs->base + off);
 	pfs_pm_copy(fs->pm, dst + sizeof(r), fs->base + off, len);
 	pfs_pm_copy(fs->pm, dst, &r, sizeof(r));
-	pfs_pm_drain(fs->pm);
+	/* the record is stored whatever the drain says: rollback must see it */
 	tx->pos += need;
-	return 0;
+	/* the record is durable before the in-place store it undoes */
+	return pfs_pm_drain(fs->pm);
 }
 
 int pfs_tx_add(struct pfs_tx *tx, const void *ptr, size_t len)
@@ -341,7 +366,8 @@ int pfs_tx_free_later(struct pfs_tx *tx, uint64_t pblk, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	if (pfs_array_reserve(&tx->freeq, &tx->freecap, tx->nfree + 1, sizeof(*tx->freeq)))
+	if (pfs_fault_hit(tx->fs->fault, PFS_FAULT_ALLOC) ||
+	    pfs_array_reserve(&tx->freeq, &tx->freecap, tx->nfree + 1, sizeof(*tx->freeq)))
 		return -ENOMEM;
 	tx->freeq[tx->nfree++] = (struct pfs_freeq){ pblk, len };
 	return 0;
@@ -372,26 +398,39 @@ int pfs_tx_commit(struct pfs_tx *tx)
 	struct pfs_fs *fs = tx->fs;
 	int rc = apply_frees(tx);
 
+	/* everything stored in this tx is durable before the commit point */
+	if (!rc)
+		rc = pfs_pm_drain(fs->pm);
 	if (rc) {
 		pfs_tx_abort(tx);
 		return rc;
 	}
-	/* everything stored in this tx is durable before the commit point */
-	pfs_pm_drain(fs->pm);
 	if (tx->pos > sizeof(struct pfs_jhdr_pm)) {
-		advance_seq(fs);
+		rc = advance_seq(fs);
+		if (rc) {
+			/* committed or not, recovery decides: nothing more is written */
+			pfs_corrupt(fs, "commit of transaction %llu not known durable",
+				    (unsigned long long)tx->seq);
+		}
 		atomic_fetch_add_explicit(&fs->commits, 1, memory_order_relaxed);
 	}
 	tx_finish(tx);
-	return 0;
+	return rc;
 }
 
+/*
+ * A rollback that fails (damaged records, a failed persist) leaves the
+ * transaction partly applied: latch read-only so nothing is built on it, and
+ * leave active_seq alone, so no later transaction reuses it and the next
+ * mount's recovery rolls the records back again.
+ */
 void pfs_tx_abort(struct pfs_tx *tx)
 {
-	int rc = rollback(tx->fs, NULL);
+	int rc = rollback(tx->fs, tx->pos, NULL);
 
 	if (rc)
-		pfs_log(PFS_LOG_ERR, "transaction rollback failed: %s", strerror(-rc));
+		pfs_corrupt(tx->fs, "rollback of transaction %llu failed: %s",
+			    (unsigned long long)tx->seq, strerror(-rc));
 	tx_finish(tx);
 }
 

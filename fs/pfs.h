@@ -81,6 +81,9 @@ struct pfs_tx {
 	/* block frees deferred to commit, so a block freed here is never reused here */
 	struct pfs_freeq *freeq;
 	size_t nfree, freecap;
+	/* record positions for rollback, sized at init: a rollback allocates nothing */
+	uint32_t *undo;
+	size_t undo_cap;
 	bool active;
 };
 
