@@ -142,7 +142,7 @@ int pfs_alloc_blocks(struct pfs_tx *tx, uint64_t want, uint64_t goal, uint64_t *
 
 	if (want == 0)
 		return -EINVAL;
-	if (fs->state->free_blocks == 0)
+	if (fs->state->free_blocks == 0 || pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
 		return -ENOSPC;
 	if (want > 0xffffffffull)
 		want = 0xffffffffull;
@@ -195,7 +195,7 @@ int pfs_alloc_inode(struct pfs_tx *tx, uint32_t *slot)
 	uint64_t limit = fs->sb.inode_count, s;
 	int rc;
 
-	if (fs->state->free_inodes == 0)
+	if (fs->state->free_inodes == 0 || pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
 		return -ENOSPC;
 	s = next_free(fs->ibitmap, fs->inode_cursor, limit);
 	if (s >= limit)

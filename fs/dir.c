@@ -81,6 +81,8 @@ int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t i
 	uint64_t pblk, run;
 	int rc = pfs_ext_map(fs, dip, idx, 1, &pblk, &run);
 
+	if (!rc && pfs_fault_hit(fs->fault, PFS_FAULT_READ))
+		rc = -EIO;
 	if (rc)
 		return rc;
 	if (pblk == 0)
@@ -223,7 +225,7 @@ static int dir_grow(struct pfs_tx *tx, struct pfs_inode_pm *dip, uint64_t hash, 
 			goto out;
 		}
 		free(imgs);
-		imgs = malloc(nb * PFS_BLOCK_SIZE);
+		imgs = pfs_malloc(tx->fs, nb * PFS_BLOCK_SIZE);
 		if (!imgs) {
 			rc = -ENOMEM;
 			goto out;

@@ -30,6 +30,8 @@ static int node_get(struct pfs_fs *fs, uint64_t pblk, unsigned level, struct ext
 {
 	struct pfs_node_pm *n;
 
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
+		return -EIO;
 	if (!pfs_blk_is_data(fs, pblk, 1))
 		return pfs_corrupt(fs, "extent node %llu outside the data area",
 				   (unsigned long long)pblk);
@@ -198,7 +200,8 @@ int pfs_ext_collect(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs
 	uint64_t prev = 0;
 
 	root_of(ip, &r);
-	return walk(fs, &r, vec, NULL, &prev);
+	/* the vector's allocations, as the Nth one failing (fault.h) */
+	return pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : walk(fs, &r, vec, NULL, &prev);
 }
 
 int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_extvec *nodes)
@@ -207,7 +210,7 @@ int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_e
 	uint64_t prev = 0;
 
 	root_of(ip, &r);
-	return walk(fs, &r, NULL, nodes, &prev);
+	return pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : walk(fs, &r, NULL, nodes, &prev);
 }
 
 /* ---- rebuild (copy-on-write) ---- */
@@ -293,7 +296,7 @@ int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs
 	size_t fill = rebuild_fill(vec->n);
 	int rc;
 
-	rc = free_nodes(tx, ip, &old_nodes);
+	rc = pfs_fault_hit(tx->fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : free_nodes(tx, ip, &old_nodes);
 	if (rc)
 		goto out;
 	if (vec->n <= PFS_INLINE_EXTENTS) {

@@ -21,6 +21,7 @@ void pfs_fault_attach(struct pfs_fs *fs, struct pfs_fault *f)
 {
 	fs->fault = f;
 	fs->pm->fault = f;
+	fs->icache.fault = f;
 }
 
 void pfs_fault_arm(struct pfs_fault *f, enum pfs_fault_kind k, uint64_t nth)

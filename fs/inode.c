@@ -71,6 +71,8 @@ int pfs_inode_get(struct pfs_fs *fs, uint64_t ino, struct pfs_inode_pm **out)
 
 	if (slot == 0 || slot >= fs->sb.inode_count || !pfs_slot_in_use(fs, slot))
 		return -ESTALE;
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
+		return -EIO;
 	ip = pfs_inode_at(fs, slot);
 	if (ip->gen != PFS_GEN(ino) || ip->mode == 0)
 		return -ESTALE;
@@ -362,7 +364,7 @@ int pfs_icache_ref(struct pfs_icache *ic, uint64_t ino, uint64_t nlookup, uint64
 	pp = iref_find(ic, ino);
 	r = *pp;
 	if (!r) {
-		r = calloc(1, sizeof(*r));
+		r = pfs_fault_hit(ic->fault, PFS_FAULT_ALLOC) ? NULL : calloc(1, sizeof(*r));
 		if (!r) {
 			rc = -ENOMEM;
 			goto out;

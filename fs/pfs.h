@@ -56,6 +56,7 @@ struct pfs_icache {
 	struct pfs_iref **tab;
 	size_t nbuckets;
 	size_t count;
+	struct pfs_fault *fault;       /* fault injection (tests); NULL: off */
 };
 
 /* ---- journal.c ---- */

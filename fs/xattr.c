@@ -35,6 +35,8 @@ static int xblock(struct pfs_fs *fs, const struct pfs_inode_pm *ip,
 	*out = NULL;
 	if (!ip->xattr_blk)
 		return 0;
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
+		return -EIO;
 	h = pfs_blk(fs, ip->xattr_blk);
 	if (h->magic != PFS_XATTR_MAGIC || h->used > XATTR_SPACE)
 		goto bad;
@@ -179,7 +181,7 @@ static int xupdate(struct pfs_fs *fs, uint64_t ino, const char *name, const void
 		rc = -EEXIST;
 		goto out;
 	}
-	b = calloc(1, sizeof(*b));
+	b = pfs_calloc(fs, 1, sizeof(*b));
 	if (!b) {
 		rc = -ENOMEM;
 		goto out;
