@@ -306,6 +306,29 @@ int pfs_kill_privs(struct pfs_fs *fs, uint64_t ino, bool suid, bool *mode_change
 
 /* ---- creation ---- */
 
+/*
+ * Ends a transaction that gives the kernel a new reference to *ip: the
+ * reference is taken before the commit, so a failed allocation cannot follow
+ * a committed change, and dropped again if the commit fails.
+ */
+static int tx_end_ref(struct pfs_fs *fs, struct pfs_tx *tx, int rc, struct pfs_inode_pm **ip)
+{
+	uint64_t ino = 0;
+
+	if (!rc) {
+		ino = pfs_inode_ino(fs, *ip);
+		rc = pfs_icache_ref(&fs->icache, ino, 1, 0);
+	}
+	if (rc) {
+		pfs_tx_abort(tx);
+		return rc;
+	}
+	rc = pfs_tx_commit(tx);
+	if (rc)
+		pfs_icache_unref(&fs->icache, ino, 1, 0);
+	return rc;
+}
+
 struct new_node {
 	uint32_t mode;
 	uint64_t rdev;
@@ -374,11 +397,9 @@ static int create_common(struct pfs_fs *fs, uint64_t dir, const char *name,
 	rc = pfs_tx_begin(fs, &tx);
 	if (rc)
 		goto out;
-	rc = pfs_tx_end(tx, create_tx(tx, dip, name, nn, &ip));
-	if (rc)
-		goto out;
-	pfs_inode_fill_attr(fs, ip, out);
-	rc = pfs_icache_ref(&fs->icache, out->ino, 1, 0);
+	rc = tx_end_ref(fs, tx, create_tx(tx, dip, name, nn, &ip), &ip);
+	if (!rc)
+		pfs_inode_fill_attr(fs, ip, out);
 out:
 	pthread_rwlock_unlock(&fs->lock);
 	return rc;
@@ -490,11 +511,9 @@ int pfs_link(struct pfs_fs *fs, uint64_t ino, uint64_t newdir, const char *newna
 	rc = pfs_tx_begin(fs, &tx);
 	if (rc)
 		goto out;
-	rc = pfs_tx_end(tx, link_tx(tx, ip, dip, newname));
-	if (rc)
-		goto out;
-	pfs_inode_fill_attr(fs, ip, out);
-	rc = pfs_icache_ref(&fs->icache, out->ino, 1, 0);
+	rc = tx_end_ref(fs, tx, link_tx(tx, ip, dip, newname), &ip);
+	if (!rc)
+		pfs_inode_fill_attr(fs, ip, out);
 out:
 	pthread_rwlock_unlock(&fs->lock);
 	return rc;
