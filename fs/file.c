@@ -235,6 +235,27 @@ static bool range_mapped(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint6
 	return true;
 }
 
+/*
+ * The bytes a write stores past EOF in the old last block are journalled, so a
+ * write that fails (or a crash before its commit) leaves them zero, as the
+ * zero-past-EOF invariant wants. Called before fill_holes: the blocks it
+ * allocates are fresh and need no undo.
+ */
+static int tail_undo(struct pfs_tx *tx, const struct pfs_inode_pm *ip, uint64_t off, uint64_t end)
+{
+	uint64_t size = ip->size, tail_end = blk_up(size) << PFS_BLOCK_SHIFT;
+	uint64_t s = off > size ? off : size, e = end < tail_end ? end : tail_end;
+	uint64_t pblk = 0, run;
+	int rc;
+
+	if (s >= e)
+		return 0;
+	rc = pfs_ext_map(tx->fs, ip, blk_of(size), 1, &pblk, &run);
+	if (rc || !pblk)
+		return rc;
+	return pfs_tx_add(tx, (char *)pfs_blk(tx->fs, pblk) + (s & (PFS_BLOCK_SIZE - 1)), e - s);
+}
+
 static int write_locked(struct pfs_fs *fs, struct pfs_inode_pm *ip, uint64_t off, size_t len,
 			struct iov_cursor *c)
 {
@@ -253,7 +274,9 @@ static int write_locked(struct pfs_fs *fs, struct pfs_inode_pm *ip, uint64_t off
 	rc = pfs_tx_begin(fs, &tx);
 	if (rc)
 		return rc;
-	rc = fill_holes(tx, ip, off, end, false);
+	rc = tail_undo(tx, ip, off, end);
+	if (!rc)
+		rc = fill_holes(tx, ip, off, end, false);
 	if (!rc)
 		rc = copy_in(fs, ip, off, len, c);
 	if (!rc && end > ip->size)
