@@ -11,7 +11,7 @@ bool pfs_fault_fire(struct pfs_fault *f, enum pfs_fault_kind k)
 {
 	uint64_t n = __atomic_add_fetch(&f->seen[k], 1, __ATOMIC_RELAXED);
 
-	if (f->fail_at[k] == 0 || n != f->fail_at[k])
+	if (f->fail_at[k] == 0 || n < f->fail_at[k] || (n > f->fail_at[k] && !f->sticky))
 		return false;
 	__atomic_add_fetch(&f->fired[k], 1, __ATOMIC_RELAXED);
 	return true;
@@ -24,8 +24,9 @@ void pfs_fault_attach(struct pfs_fs *fs, struct pfs_fault *f)
 	fs->icache.fault = f;
 }
 
-void pfs_fault_arm(struct pfs_fault *f, enum pfs_fault_kind k, uint64_t nth)
+void pfs_fault_arm(struct pfs_fault *f, enum pfs_fault_kind k, uint64_t nth, bool sticky)
 {
+	f->sticky = sticky;
 	for (int i = 0; i < PFS_FAULT_KINDS; i++) {
 		f->seen[i] = 0;
 		f->fired[i] = 0;

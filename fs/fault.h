@@ -37,6 +37,7 @@ struct pfs_fault {
 	uint64_t seen[PFS_FAULT_KINDS];    /* events counted so far */
 	uint64_t fail_at[PFS_FAULT_KINDS]; /* event number that fails; 0: none */
 	uint64_t fired[PFS_FAULT_KINDS];   /* failures injected */
+	bool sticky;                       /* every event from fail_at on fails */
 };
 
 struct pfs_fs;
@@ -51,8 +52,11 @@ static inline bool pfs_fault_hit(struct pfs_fault *f, enum pfs_fault_kind k)
 
 /* Attach (f) or detach (NULL) the injection state of a mounted file system. */
 void pfs_fault_attach(struct pfs_fs *fs, struct pfs_fault *f);
-/* Arms kind k to fail at its nth event from now (0: disarm); clears the counts. */
-void pfs_fault_arm(struct pfs_fault *f, enum pfs_fault_kind k, uint64_t nth);
+/*
+ * Arms kind k to fail at its nth event from now (0: disarm), and with sticky
+ * every later one too (media that stays broken); clears the counts.
+ */
+void pfs_fault_arm(struct pfs_fault *f, enum pfs_fault_kind k, uint64_t nth, bool sticky);
 
 /* Allocators of the metadata paths: NULL on an injected ALLOC failure. */
 void *pfs_malloc(struct pfs_fs *fs, size_t size);
