@@ -122,7 +122,8 @@ static void dump_tree(struct pfs_fs *fs, uint64_t dir, const char *path, bool ti
 	struct names nm = { 0 };
 
 	assert_int_equal(pfs_readdir(fs, dir, 0, false, names_fill, &nm), 0);
-	qsort(nm.v, nm.n, sizeof(*nm.v), cmp_str);
+	if (nm.n)
+		qsort(nm.v, nm.n, sizeof(*nm.v), cmp_str);
 	for (size_t i = 0; i < nm.n; i++) {
 		char sub[1024], link[PFS_SYMLINK_MAX + 1];
 		struct pfs_attr a;
