@@ -567,6 +567,44 @@ static void run_symlink(struct wl_ctx *w)
 	w_symlink(w, "/d2/long", "../d/this/is/a/rather/long/symlink/target/to/nowhere");
 }
 
+/*
+ * Transactions that abort after writing undo records (an injected ENOSPC),
+ * each followed by ones that commit. A crash during the rollback or after it
+ * must recover the state from before the aborted step, and the commits that
+ * follow must not reuse the aborted transaction's seq (its records would
+ * come back to life).
+ */
+static void abort_step(struct wl_ctx *w, struct pfs_fault *f, int rc, uint64_t seq,
+		       const char *what)
+{
+	if (rc != -ENOSPC || !f->fired[PFS_FAULT_SPACE])
+		wl_fail(w, "abort: %s did not fail at the injected ENOSPC", what);
+	else if (w->fs->jhdr->active_seq == seq)
+		wl_fail(w, "abort: %s journalled nothing before failing, or kept its seq", what);
+	pfs_fault_arm(f, PFS_FAULT_SPACE, 0, false);
+}
+
+static void run_abort(struct wl_ctx *w)
+{
+	struct pfs_fault f = { 0 };
+	uint64_t seq;
+
+	pfs_fault_attach(w->fs, &f);
+	/* mkdir: its inode slot is taken (journalled), then its bucket is refused */
+	pfs_fault_arm(&f, PFS_FAULT_SPACE, 2, false);
+	seq = w->fs->jhdr->active_seq;
+	abort_step(w, &f, w_mkdir(w, "/d/sub"), seq, "mkdir");
+	w_create(w, "/d/new");
+	/* an append into the old last block (journalled), then no block for the rest */
+	pfs_fault_arm(&f, PFS_FAULT_SPACE, 1, false);
+	seq = w->fs->jhdr->active_seq;
+	abort_step(w, &f, w_write(w, "/d/a", 5000, 6000, 5, false), seq, "append");
+	w_mkdir(w, "/d/sub");
+	w_write(w, "/d/a", 5000, 6000, 5, false);
+	w_rename(w, "/d/new", "/d/sub/new", 0);
+	pfs_fault_attach(w->fs, NULL);
+}
+
 static void run_link(struct wl_ctx *w)
 {
 	w_link(w, "/d/a", "/d/a2");
@@ -969,6 +1007,8 @@ const struct workload workloads[] = {
 	{ "unlink_open", "unlink an open file (orphan), then release it", 4, 64, setup_dir,
 	  run_unlink_open },
 	{ "rmdir", "remove directories", 4, 64, setup_dir, run_rmdir },
+	{ "abort", "transactions aborted after journalling (injected ENOSPC), then commits", 4,
+	  64, setup_dir, run_abort },
 	{ "setattr", "chmod and chown", 4, 64, setup_dir, run_setattr },
 	{ "rename_same_dir", "rename within a directory", 4, 64, setup_dir, run_rename_same_dir },
 	{ "rename_across", "rename across directories", 4, 64, setup_dir, run_rename_across },
