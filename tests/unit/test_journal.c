@@ -104,6 +104,115 @@ static void test_journal_full_aborts_cleanly(void **state)
 	fx_free(f);
 }
 
+/* The most records a journal can hold (one line each), undone with every allocation failing. */
+static void test_rollback_of_a_full_journal_allocates_nothing(void **state)
+{
+	struct fx *f = fx_new(8, 0);
+	struct pfs_fault fault = { 0 };
+	char *snap = malloc(8 << 20);
+	size_t off = f->fs->sb.ibitmap_start << 12;
+	struct pfs_tx *tx;
+	int rc = 0;
+
+	memcpy(snap, pfs_device_base(f->dev), 8 << 20);
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	for (uint64_t b = f->fs->sb.data_start + 1; b < f->fs->sb.total_blocks && !rc; b++)
+		for (unsigned line = 0; line < 64 && !rc; line += 2)
+			rc = pfs_tx_zero(tx, (char *)pfs_blk(f->fs, b) + line * 64, 8);
+	assert_int_equal(rc, -ENOSPC);
+	pfs_fault_attach(f->fs, &fault);
+	pfs_fault_arm(&fault, PFS_FAULT_ALLOC, 1, true);
+	pfs_tx_abort(tx);
+	pfs_fault_attach(f->fs, NULL);
+	assert_false(pfs_is_readonly(f->fs));
+	assert_memory_equal((char *)pfs_device_base(f->dev) + off, snap + off, (8 << 20) - off);
+	free(snap);
+	fx_free(f);
+}
+
+/* A damaged record of the running transaction: no partial undo, read-only, seq kept. */
+static void test_failed_rollback_latches_read_only_and_keeps_the_seq(void **state)
+{
+	struct fx *f = fx_new(16, 0);
+	struct pfs_inode_pm *root = pfs_inode_at(f->fs, PFS_ROOT_SLOT);
+	char *rec = (char *)f->fs->jhdr + sizeof(struct pfs_jhdr_pm);
+	uint64_t seq = f->fs->jhdr->active_seq;
+	struct pfs_attr a;
+	struct pfs_tx *tx;
+
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	assert_int_equal(pfs_tx_set_u32(tx, &root->uid, 77), 0);
+	assert_int_equal(pfs_tx_set_u32(tx, &root->gid, 78), 0);
+	rec[sizeof(struct pfs_jrec_pm)] ^= 1; /* the media lies about the old bytes */
+	pfs_tx_abort(tx);
+	assert_true(pfs_is_readonly(f->fs));
+	assert_int_equal(f->fs->jhdr->active_seq, seq);
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), -EROFS);
+	assert_int_equal(pfs_mknod(f->fs, f->root, "x", S_IFREG | 0644, 0, &f->cred, &a), -EROFS);
+	fx_free(f);
+}
+
+/* The undo is stored but not known durable: latch; the next mount undoes it again. */
+static void test_rollback_that_cannot_persist_latches_and_recovery_redoes_it(void **state)
+{
+	struct fx *f = fx_new(16, 0);
+	struct pfs_inode_pm *root = pfs_inode_at(f->fs, PFS_ROOT_SLOT);
+	uint64_t seq = f->fs->jhdr->active_seq;
+	uint32_t uid = root->uid;
+	struct pfs_fault fault = { 0 };
+	struct pfs_check_result res;
+	struct pfs_attr a;
+	struct pfs_tx *tx;
+
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	assert_int_equal(pfs_tx_set_u32(tx, &root->uid, 77), 0);
+	pfs_fault_attach(f->fs, &fault);
+	pfs_fault_arm(&fault, PFS_FAULT_PERSIST, 1, true);
+	pfs_tx_abort(tx);
+	pfs_fault_attach(f->fs, NULL);
+	assert_true(pfs_is_readonly(f->fs));
+	assert_int_equal(f->fs->jhdr->active_seq, seq);
+	pfs_unmount(f->fs);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	assert_false(pfs_is_readonly(f->fs));
+	/* recovery advanced past the aborted seq; the mount count commit took the next */
+	assert_true(f->fs->jhdr->active_seq >= seq + 1);
+	assert_int_equal(pfs_getattr(f->fs, f->root, &a), 0);
+	assert_int_equal(a.uid, uid);
+	pfs_unmount(f->fs);
+	assert_int_equal(pfs_check(f->dev, PFS_CHECK_QUIET, NULL, NULL, &res), 0);
+	assert_int_equal(res.problems, 0);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	fx_free(f);
+}
+
+/* A failed persist before the commit point aborts; the commit point's own latches. */
+static void test_failed_persist_at_commit_aborts_or_latches(void **state)
+{
+	struct fx *f = fx_new(16, 0);
+	struct pfs_inode_pm *root = pfs_inode_at(f->fs, PFS_ROOT_SLOT);
+	uint32_t uid = root->uid;
+	struct pfs_fault fault = { 0 };
+	struct pfs_tx *tx;
+
+	pfs_fault_attach(f->fs, &fault);
+	/* drains: the record, then the one before the commit point */
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	pfs_fault_arm(&fault, PFS_FAULT_PERSIST, 2, false);
+	assert_int_equal(pfs_tx_set_u32(tx, &root->uid, 77), 0);
+	assert_int_equal(pfs_tx_commit(tx), -EIO);
+	assert_int_equal(root->uid, uid);
+	assert_false(pfs_is_readonly(f->fs));
+	/* the third: the commit point itself */
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	pfs_fault_arm(&fault, PFS_FAULT_PERSIST, 3, false);
+	assert_int_equal(pfs_tx_set_u32(tx, &root->uid, 77), 0);
+	assert_int_equal(pfs_tx_commit(tx), -EIO);
+	assert_true(pfs_is_readonly(f->fs));
+	pfs_fault_attach(f->fs, NULL);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +221,10 @@ int main(void)
 		cmocka_unit_test(test_committed_transaction_survives_power_cut),
 		cmocka_unit_test(test_torn_record_is_ignored),
 		cmocka_unit_test(test_journal_full_aborts_cleanly),
+		cmocka_unit_test(test_rollback_of_a_full_journal_allocates_nothing),
+		cmocka_unit_test(test_failed_rollback_latches_read_only_and_keeps_the_seq),
+		cmocka_unit_test(test_rollback_that_cannot_persist_latches_and_recovery_redoes_it),
+		cmocka_unit_test(test_failed_persist_at_commit_aborts_or_latches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
