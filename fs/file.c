@@ -330,8 +330,9 @@ int pfs_write(struct pfs_fs *fs, uint64_t ino, uint64_t off, const struct iovec 
 	if (rc)
 		goto out;
 	*written = len;
+	/* O_SYNC: the data is durable on return, or the caller hears it may not be */
 	if (sync)
-		pfs_pm_drain(fs->pm);
+		rc = pfs_pm_drain(fs->pm);
 out:
 	pthread_rwlock_unlock(&fs->lock);
 	return rc;
@@ -348,8 +349,7 @@ int pfs_fsync(struct pfs_fs *fs, uint64_t ino, bool datasync)
 	pthread_rwlock_unlock(&fs->lock);
 	if (rc)
 		return rc;
-	pfs_pm_drain(fs->pm);
-	return 0;
+	return pfs_pm_drain(fs->pm);
 }
 
 /* ---- truncate, fallocate, lseek ---- */

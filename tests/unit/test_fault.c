@@ -717,11 +717,34 @@ static void test_media_that_stays_broken_rolls_back_or_latches(void **state)
 	run_all(true);
 }
 
+/* fsync and O_SYNC writes report a persist that failed (a failed msync, say). */
+static void test_fsync_and_sync_write_report_a_failed_persist(void **state)
+{
+	struct fx *f = fx_new(DEV_MIB, INODES);
+	uint64_t ino = fx_create(f, f->root, "a");
+	struct pfs_fault fault = { 0 };
+	struct iovec v = { "data", 4 };
+	size_t done;
+
+	(void)state;
+	assert_int_equal(fx_write(f, ino, 0, "1234", 4), 0);
+	pfs_fault_attach(f->fs, &fault);
+	pfs_fault_arm(&fault, PFS_FAULT_PERSIST, 1, false);
+	assert_int_equal(pfs_fsync(f->fs, ino, false), -EIO);
+	assert_int_equal(pfs_fsync(f->fs, ino, false), 0);
+	/* an overwrite in place: no transaction, the O_SYNC drain is the only one */
+	pfs_fault_arm(&fault, PFS_FAULT_PERSIST, 1, false);
+	assert_int_equal(pfs_write(f->fs, ino, 0, &v, 1, false, true, &done), -EIO);
+	pfs_fault_attach(f->fs, NULL);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_injected_failure_leaves_the_namespace_unchanged),
 		cmocka_unit_test(test_media_that_stays_broken_rolls_back_or_latches),
+		cmocka_unit_test(test_fsync_and_sync_write_report_a_failed_persist),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
