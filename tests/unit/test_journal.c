@@ -213,6 +213,32 @@ static void test_failed_persist_at_commit_aborts_or_latches(void **state)
 	fx_free(f);
 }
 
+/* The line table grows past its first size; when that allocation fails the tx aborts whole. */
+static void test_line_table_that_cannot_grow_aborts_cleanly(void **state)
+{
+	struct fx *f = fx_new(8, 0);
+	struct pfs_fault fault = { 0 };
+	char *snap = malloc(8 << 20);
+	size_t off = f->fs->sb.ibitmap_start << 12;
+	struct pfs_tx *tx;
+	int rc = 0;
+
+	memcpy(snap, pfs_device_base(f->dev), 8 << 20);
+	pfs_fault_attach(f->fs, &fault);
+	pfs_fault_arm(&fault, PFS_FAULT_ALLOC, 1, false);
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	for (unsigned line = 0; line < 4096 && !rc; line++)
+		rc = pfs_tx_zero(tx, (char *)pfs_blk(f->fs, f->fs->sb.data_start + 1) + line * 64, 8);
+	assert_int_equal(rc, -ENOMEM);
+	assert_int_equal(fault.fired[PFS_FAULT_ALLOC], 1);
+	pfs_tx_abort(tx);
+	pfs_fault_attach(f->fs, NULL);
+	assert_false(pfs_is_readonly(f->fs));
+	assert_memory_equal((char *)pfs_device_base(f->dev) + off, snap + off, (8 << 20) - off);
+	free(snap);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_failed_rollback_latches_read_only_and_keeps_the_seq),
 		cmocka_unit_test(test_rollback_that_cannot_persist_latches_and_recovery_redoes_it),
 		cmocka_unit_test(test_failed_persist_at_commit_aborts_or_latches),
+		cmocka_unit_test(test_line_table_that_cannot_grow_aborts_cleanly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
