@@ -201,7 +201,9 @@ int pfs_ext_collect(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs
 
 	root_of(ip, &r);
 	/* the vector's allocations, as the Nth one failing (fault.h) */
-	return pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : walk(fs, &r, vec, NULL, &prev);
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC))
+		return -ENOMEM;
+	return walk(fs, &r, vec, NULL, &prev);
 }
 
 int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_extvec *nodes)
@@ -210,7 +212,9 @@ int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_e
 	uint64_t prev = 0;
 
 	root_of(ip, &r);
-	return pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : walk(fs, &r, NULL, nodes, &prev);
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC))
+		return -ENOMEM;
+	return walk(fs, &r, NULL, nodes, &prev);
 }
 
 /* ---- rebuild (copy-on-write) ---- */
@@ -296,7 +300,9 @@ int pfs_ext_rebuild(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct pfs
 	size_t fill = rebuild_fill(vec->n);
 	int rc;
 
-	rc = pfs_fault_hit(tx->fs->fault, PFS_FAULT_ALLOC) ? -ENOMEM : free_nodes(tx, ip, &old_nodes);
+	if (pfs_fault_hit(tx->fs->fault, PFS_FAULT_ALLOC))
+		return -ENOMEM;
+	rc = free_nodes(tx, ip, &old_nodes);
 	if (rc)
 		goto out;
 	if (vec->n <= PFS_INLINE_EXTENTS) {

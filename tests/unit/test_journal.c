@@ -227,8 +227,11 @@ static void test_line_table_that_cannot_grow_aborts_cleanly(void **state)
 	pfs_fault_attach(f->fs, &fault);
 	pfs_fault_arm(&fault, PFS_FAULT_ALLOC, 1, false);
 	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
-	for (unsigned line = 0; line < 4096 && !rc; line++)
-		rc = pfs_tx_zero(tx, (char *)pfs_blk(f->fs, f->fs->sb.data_start + 1) + line * 64, 8);
+	for (unsigned line = 0; line < 4096 && !rc; line++) {
+		char *blk = pfs_blk(f->fs, f->fs->sb.data_start + 1);
+
+		rc = pfs_tx_zero(tx, blk + line * 64, 8);
+	}
 	assert_int_equal(rc, -ENOMEM);
 	assert_int_equal(fault.fired[PFS_FAULT_ALLOC], 1);
 	pfs_tx_abort(tx);
