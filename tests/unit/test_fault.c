@@ -180,6 +180,7 @@ static char *dump_fs(struct pfs_fs *fs, bool times)
 
 struct ctx {
 	uint64_t root, d1, d2, big, e, sub, f, f1, g, frag, s;
+	struct pfs_stage *st;          /* stage-adopt's stage */
 };
 
 static unsigned big_entries; /* entries of big/ one short of doubling its table */
@@ -501,45 +502,87 @@ static int op_write_extend_tree(struct pfs_fs *fs, const struct ctx *c)
 	return pfs_write(fs, c->frag, 14 * PFS_BLOCK_SIZE, &v, 1, false, false, &done);
 }
 
+/* A large write as the adapter does it: read into a stage, adopt its blocks. */
+static void stage_prepare(struct pfs_fs *fs, struct ctx *c)
+{
+	struct iovec iov[4];
+	int n;
+
+	assert_int_equal(pfs_stage_new(fs, 4, &c->st), 0);
+	n = pfs_stage_iov(fs, c->st, iov, 4);
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++)
+		fill(iov[i].iov_base, iov[i].iov_len, 13 + i);
+}
+
+static void stage_cleanup(struct pfs_fs *fs, struct ctx *c)
+{
+	pfs_stage_free(fs, c->st);
+	c->st = NULL;
+}
+
+static int op_stage_adopt(struct pfs_fs *fs, const struct ctx *c)
+{
+	return pfs_stage_adopt(fs, c->st, c->g, PFS_BLOCK_SIZE, 3 * PFS_BLOCK_SIZE);
+}
+
 struct op {
 	const char *name;
 	int (*run)(struct pfs_fs *fs, const struct ctx *c);
+	/* outside the injection, around run: set-up the call needs, its undoing */
+	void (*prepare)(struct pfs_fs *fs, struct ctx *c);
+	void (*cleanup)(struct pfs_fs *fs, struct ctx *c);
 };
 
 static const struct op ops[] = {
-	{ "create", op_create },
-	{ "create-grow-dir", op_create_grow },
-	{ "mkdir", op_mkdir },
-	{ "symlink", op_symlink },
-	{ "link", op_link },
-	{ "unlink-last-link", op_unlink_last },
-	{ "unlink-one-of-two", op_unlink_linked },
-	{ "unlink-symlink", op_unlink_symlink },
-	{ "unlink-open-file", op_unlink_open },
-	{ "unlink-in-big-dir", op_unlink_in_big },
-	{ "rmdir", op_rmdir },
-	{ "rename-move", op_rename_move },
-	{ "rename-replace", op_rename_replace },
-	{ "rename-dir", op_rename_dir },
-	{ "rename-dir-replace", op_rename_dir_replace },
-	{ "rename-exchange", op_rename_exchange },
-	{ "rename-noreplace", op_rename_noreplace },
-	{ "rename-in-big-dir", op_rename_in_big },
-	{ "setattr-chmod-chown", op_chmod },
-	{ "truncate-shrink", op_truncate_shrink },
-	{ "truncate-partial", op_truncate_partial },
-	{ "truncate-grow", op_truncate_grow },
-	{ "write-append", op_write_append },
-	{ "write-fill-hole", op_write_hole },
-	{ "write-extend-tree", op_write_extend_tree },
-	{ "fallocate", op_fallocate },
-	{ "punch-hole", op_punch_hole },
-	{ "setxattr-new", op_setxattr_new },
-	{ "setxattr-replace", op_setxattr_replace },
-	{ "removexattr", op_removexattr },
+	{ .name = "create", .run = op_create },
+	{ .name = "create-grow-dir", .run = op_create_grow },
+	{ .name = "mkdir", .run = op_mkdir },
+	{ .name = "symlink", .run = op_symlink },
+	{ .name = "link", .run = op_link },
+	{ .name = "unlink-last-link", .run = op_unlink_last },
+	{ .name = "unlink-one-of-two", .run = op_unlink_linked },
+	{ .name = "unlink-symlink", .run = op_unlink_symlink },
+	{ .name = "unlink-open-file", .run = op_unlink_open },
+	{ .name = "unlink-in-big-dir", .run = op_unlink_in_big },
+	{ .name = "rmdir", .run = op_rmdir },
+	{ .name = "rename-move", .run = op_rename_move },
+	{ .name = "rename-replace", .run = op_rename_replace },
+	{ .name = "rename-dir", .run = op_rename_dir },
+	{ .name = "rename-dir-replace", .run = op_rename_dir_replace },
+	{ .name = "rename-exchange", .run = op_rename_exchange },
+	{ .name = "rename-noreplace", .run = op_rename_noreplace },
+	{ .name = "rename-in-big-dir", .run = op_rename_in_big },
+	{ .name = "setattr-chmod-chown", .run = op_chmod },
+	{ .name = "truncate-shrink", .run = op_truncate_shrink },
+	{ .name = "truncate-partial", .run = op_truncate_partial },
+	{ .name = "truncate-grow", .run = op_truncate_grow },
+	{ .name = "write-append", .run = op_write_append },
+	{ .name = "write-fill-hole", .run = op_write_hole },
+	{ .name = "write-extend-tree", .run = op_write_extend_tree },
+	{ .name = "stage-adopt", .run = op_stage_adopt, .prepare = stage_prepare,
+	  .cleanup = stage_cleanup },
+	{ .name = "fallocate", .run = op_fallocate },
+	{ .name = "punch-hole", .run = op_punch_hole },
+	{ .name = "setxattr-new", .run = op_setxattr_new },
+	{ .name = "setxattr-replace", .run = op_setxattr_replace },
+	{ .name = "removexattr", .run = op_removexattr },
 };
 
 /* ---- one run ---- */
+
+static void op_before(const struct op *op, struct pfs_fs *fs, struct ctx *c)
+{
+	if (op->prepare)
+		op->prepare(fs, c);
+}
+
+static void op_after(const struct op *op, struct pfs_fs *fs, struct ctx *c)
+{
+	forget_created(fs);
+	if (op->cleanup)
+		op->cleanup(fs, c);
+}
 
 static const char *cur_op, *cur_kind;
 static uint64_t cur_n;
@@ -619,13 +662,17 @@ static void reference_run(const void *image, size_t size, const struct op *op, s
 
 	assert_int_equal(pfs_device_dram_copy(image, size, &dev), 0);
 	fs = mount_dev(dev, &c);
+	/* "before" includes what prepare and cleanup leave (a stage's inode generation) */
+	op_before(op, fs, &c);
+	op_after(op, fs, &c);
 	x->pre = dump_fs(fs, true);
 	x->pre_nt = dump_fs(fs, false);
+	op_before(op, fs, &c);
 	pfs_fault_attach(fs, &fault);
 	pfs_fault_arm(&fault, PFS_FAULT_ALLOC, 0, false);
 	assert_int_equal(op->run(fs, &c), 0);
 	pfs_fault_attach(fs, NULL);
-	forget_created(fs);
+	op_after(op, fs, &c);
 	memcpy(x->events, fault.seen, sizeof(x->events));
 	x->post_nt = dump_fs(fs, false);
 	pfs_unmount(fs);
@@ -651,11 +698,12 @@ static bool inject_once(const void *image, size_t size, const struct op *op, enu
 	cur_n = n;
 	assert_int_equal(pfs_device_dram_copy(image, size, &dev), 0);
 	fs = mount_dev(dev, &c);
+	op_before(op, fs, &c);
 	pfs_fault_attach(fs, &fault);
 	pfs_fault_arm(&fault, k, n, sticky);
 	rc = op->run(fs, &c);
 	pfs_fault_attach(fs, NULL);
-	forget_created(fs);
+	op_after(op, fs, &c);
 	if (!fault.fired[k]) {
 		assert_int_equal(rc, 0);
 		pfs_unmount(fs);
@@ -703,8 +751,9 @@ static bool inject_once(const void *image, size_t size, const struct op *op, enu
 	assert_same(x->pre, got);
 	free(got);
 	/* nothing stale in DRAM: the same operation now succeeds */
+	op_before(op, fs, &c);
 	assert_int_equal(op->run(fs, &c), 0);
-	forget_created(fs);
+	op_after(op, fs, &c);
 	got = dump_fs(fs, false);
 	assert_same(x->post_nt, got);
 	free(got);
