@@ -163,6 +163,8 @@ int pfs_alloc_blocks(struct pfs_tx *tx, uint64_t want, uint64_t goal, uint64_t *
 	if (bit >= limit || len == 0)
 		return pfs_corrupt(fs, "free block count %llu but no free bit in the bitmap",
 				   (unsigned long long)fs->state->free_blocks);
+	if (len > fs->state->free_blocks)
+		len = fs->state->free_blocks; /* never below zero; see the count's check */
 	rc = bits_update(tx, fs->bbitmap, bit, len, true);
 	if (rc)
 		return rc;
