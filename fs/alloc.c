@@ -142,8 +142,11 @@ int pfs_alloc_blocks(struct pfs_tx *tx, uint64_t want, uint64_t goal, uint64_t *
 
 	if (want == 0)
 		return -EINVAL;
+	/* a full device, or a damaged count: a free bit tells them apart */
 	if (fs->state->free_blocks == 0)
-		return -ENOSPC;
+		return next_free(fs->bbitmap, 0, limit) < limit ?
+		       pfs_corrupt(fs, "state block: free block count 0, but the bitmap has "
+				   "free blocks") : -ENOSPC;
 	if (want > 0xffffffffull)
 		want = 0xffffffffull;
 	if (goal >= fs->sb.data_start && goal < fs->sb.total_blocks &&
@@ -198,7 +201,9 @@ int pfs_alloc_inode(struct pfs_tx *tx, uint32_t *slot)
 	int rc;
 
 	if (fs->state->free_inodes == 0)
-		return -ENOSPC;
+		return next_free(fs->ibitmap, PFS_FIRST_FREE_SLOT, limit) < limit ?
+		       pfs_corrupt(fs, "state block: free inode count 0, but the bitmap has "
+				   "free slots") : -ENOSPC;
 	s = next_free(fs->ibitmap, fs->inode_cursor, limit);
 	if (s >= limit)
 		s = next_free(fs->ibitmap, PFS_FIRST_FREE_SLOT, limit);

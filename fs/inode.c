@@ -70,11 +70,19 @@ int pfs_inode_get(struct pfs_fs *fs, uint64_t ino, struct pfs_inode_pm **out)
 	uint32_t slot = PFS_SLOT(ino);
 	struct pfs_inode_pm *ip;
 
-	if (slot == 0 || slot >= fs->sb.inode_count || !pfs_slot_in_use(fs, slot))
+	bool used;
+
+	if (slot == 0 || slot >= fs->sb.inode_count)
 		return -ESTALE;
 	ip = pfs_inode_at(fs, slot);
-	if (ip->gen != PFS_GEN(ino) || ip->mode == 0)
+	used = pfs_slot_in_use(fs, slot);
+	/* freed (mode 0, bit clear) or reused (another gen): a stale id */
+	if (ip->gen != PFS_GEN(ino) || (!used && ip->mode == 0))
 		return -ESTALE;
+	/* a slot and its bitmap bit are freed and taken in one transaction */
+	if (!used || ip->mode == 0)
+		return pfs_corrupt(fs, "inode %u: in the inode bitmap %s, but its mode is 0%o",
+				   slot, used ? "in use" : "free", ip->mode);
 	*out = ip;
 	return pfs_inode_validate(fs, ip);
 }

@@ -20,6 +20,7 @@
 #   LIVE_DAMAGE_SEEDS=N          seeds to run (default 20: about a minute)
 #   LIVE_DAMAGE_FIRST_SEED=S     the first seed (default 1); a seed replays
 #   LIVE_DAMAGE_SECS=T           seconds of damage and load per seed (default 3)
+#   LIVE_DAMAGE_HITS=H           at most H overwrites per seed (default 6)
 #   LIVE_DAMAGE_KEEP_GOING=1     finish every seed after a crash or a hang
 #
 # The damage done is logged to $SCRATCH/damage.<seed> (KEEP_SCRATCH=1 keeps it).
@@ -29,6 +30,7 @@ fi
 SEEDS=${LIVE_DAMAGE_SEEDS:-20}
 FIRST=${LIVE_DAMAGE_FIRST_SEED:-1}
 SECS=${LIVE_DAMAGE_SECS:-3}
+HITS=${LIVE_DAMAGE_HITS:-6}
 : "${TEST_TIMEOUT:=$((SEEDS * 12 + 40 > 280 ? SEEDS * 12 + 40 : 280))}"
 export TEST_TIMEOUT
 CMD_TIMEOUT=30                  # a command this slow is a hang, even on a loaded host
@@ -144,7 +146,7 @@ damage_one() {
 damager() {
 	local seed=$1 end=$2 n
 	RANDOM=$seed
-	n=$((1 + $(rnd 6)))
+	n=$((1 + $(rnd "$HITS")))
 	# a few overwrites spread over the round, so the load meets each one
 	while ((n-- > 0)) && ((SECONDS < end)); do
 		damage_one

@@ -300,6 +300,29 @@ static void test_statfs_of_free_counts_beyond_the_device_clamps_and_latches(void
 	fx_free(f);
 }
 
+static void test_an_inode_free_in_the_bitmap_but_with_a_mode_is_euclean(void **state)
+{
+	struct fx *f = fx_new(MIB, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	struct pfs_attr at;
+
+	f->fs->ibitmap[PFS_SLOT(a) / 64] &= ~(1ull << (PFS_SLOT(a) % 64));
+	assert_int_equal(pfs_getattr(f->fs, a, &at), -EUCLEAN);
+	assert_latched(f, "inode bitmap");
+	fx_free(f);
+}
+
+static void test_a_free_block_count_of_zero_beside_free_blocks_is_euclean(void **state)
+{
+	struct fx *f = fx_new(MIB, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+
+	f->fs->state->free_blocks = 0;
+	assert_int_equal(fx_write(f, a, 0, "x", 1), -EUCLEAN);
+	assert_latched(f, "free block count");
+	fx_free(f);
+}
+
 static void test_only_the_first_finding_is_kept(void **state)
 {
 	struct fx *f = fx_new(MIB, 0);
@@ -340,6 +363,8 @@ int main(void)
 		cmocka_unit_test(test_a_transaction_store_outside_the_metadata_areas_is_refused),
 		cmocka_unit_test(test_a_transaction_store_into_the_journal_is_refused),
 		cmocka_unit_test(test_statfs_of_free_counts_beyond_the_device_clamps_and_latches),
+		cmocka_unit_test(test_an_inode_free_in_the_bitmap_but_with_a_mode_is_euclean),
+		cmocka_unit_test(test_a_free_block_count_of_zero_beside_free_blocks_is_euclean),
 		cmocka_unit_test(test_only_the_first_finding_is_kept),
 	};
 
