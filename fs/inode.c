@@ -40,7 +40,7 @@ int pfs_inode_validate(struct pfs_fs *fs, const struct pfs_inode_pm *ip)
 {
 	uint32_t slot = (uint32_t)(ip - fs->itable);
 
-	if (!mode_ok(ip->mode))
+	if (!mode_ok(ip->mode) || (slot == PFS_ROOT_SLOT && !S_ISDIR(ip->mode)))
 		return pfs_corrupt(fs, "inode %u: bad mode 0%o", slot, ip->mode);
 	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS ||
 	    (ip->ext_depth > 0 && ip->ext_count == 0))
