@@ -44,9 +44,12 @@ uint64_t pfs_dir_hash(const struct pfs_fs *fs, const char *name, size_t len)
 
 static unsigned dir_order(const struct pfs_inode_pm *dip)
 {
-	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT;
+	/* checked by pfs_inode_validate; kept in range should the media change since */
+	uint64_t nb = PFS_LOAD(dip->size) >> PFS_BLOCK_SHIFT;
+	unsigned order = nb ? (unsigned)__builtin_ctzll(nb) : 0;
+	const unsigned max = (unsigned)__builtin_ctz(PFS_DIR_MAX_BUCKETS);
 
-	return (unsigned)__builtin_ctzll(nb);
+	return order < max ? order : max;
 }
 
 static uint64_t bucket_index(uint64_t hash, unsigned order)

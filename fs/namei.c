@@ -840,10 +840,16 @@ static int rd_bucket(struct rd_ctx *c, const struct pfs_inode_pm *dip, uint64_t 
 static int readdir_locked(struct rd_ctx *c, struct pfs_inode_pm *dip, uint64_t cookie)
 {
 	struct pfs_fs *fs = c->fs;
-	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT, start;
-	unsigned order = (unsigned)__builtin_ctzll(nb);
+	uint64_t nb = PFS_LOAD(dip->size) >> PFS_BLOCK_SHIFT, start;
 	struct pfs_inode_pm *parent = NULL;
+	unsigned order;
 	int rc;
+
+	/* checked by pfs_inode_validate, read again here: it may have changed since */
+	if (nb == 0 || (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS)
+		return pfs_corrupt(fs, "directory %u: %llu buckets is not a bucket table",
+				   (uint32_t)(dip - fs->itable), (unsigned long long)nb);
+	order = (unsigned)__builtin_ctzll(nb);
 
 	if (cookie == 0 && (rc = rd_emit(c, ".", dip, pfs_inode_ino(fs, dip), DT_DIR, 1, false)))
 		return rc;
