@@ -162,7 +162,6 @@ run() {
 	timeout -k 5 "$CMD_TIMEOUT" "$@" >/dev/null 2>&1 </dev/null
 	rc=$?
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-		HANGS=$((HANGS + 1))
 		echo "# seed $SEED: hang: $*" | tee -a "$DLOG"
 	fi
 	return 0
@@ -196,6 +195,16 @@ load_round() {
 	fi
 }
 
+# A second reader meanwhile: damage also lands while a request is under way.
+reader() {
+	local end=$1
+	while ((SECONDS < end)); do
+		run ls -lR "$P"
+		run cat "$P/frag" "$P/d1/f9" "$P/big/n200"
+		run getfattr -d "$P/xa"
+	done
+}
+
 record_tids() {
 	[ -n "$SERVER_PID" ] && ls "/proc/$SERVER_PID/task" >>"$TIDS" 2>/dev/null
 	echo "$SERVER_PID" >>"$TIDS"
@@ -218,7 +227,7 @@ populate() {
 # ---- one seed ----
 
 seed_run() {
-	local end pid rc status ok=1
+	local end pid rpid rc status ok=1
 	SEED=$1
 	DLOG=$SCRATCH/damage.$SEED
 	: >"$DLOG"
@@ -238,13 +247,15 @@ seed_run() {
 	end=$((SECONDS + SECS))
 	damager "$SEED" "$end" &
 	pid=$!
+	reader "$end" &
+	rpid=$!
 	i=0
 	while ((SECONDS < end)) && lib_alive "$SERVER_PID"; do
 		i=$((i + 1))
 		load_round "$i"
 		record_tids
 	done
-	wait "$pid"
+	wait "$pid" "$rpid"
 	exec 8<&-
 	# the verdict: alive, no hang, and working or latched read-only with a reason
 	if lib_alive "$SERVER_PID"; then
@@ -285,7 +296,10 @@ seed_run() {
 		echo "# seed $SEED: server exited with status $rc"
 		ok=0
 	fi
-	grep -q 'hang:' "$DLOG" && ok=0
+	if grep -q 'hang:' "$DLOG"; then
+		HANGS=$((HANGS + $(grep -c 'hang:' "$DLOG")))
+		ok=0
+	fi
 	RUN=$((RUN + 1))
 	[ "$ok" = 1 ]
 }
