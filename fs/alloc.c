@@ -142,8 +142,13 @@ int pfs_alloc_blocks(struct pfs_tx *tx, uint64_t want, uint64_t goal, uint64_t *
 
 	if (want == 0)
 		return -EINVAL;
-	if (fs->state->free_blocks == 0 || pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
 		return -ENOSPC;
+	/* a full device, or a damaged count: a free bit tells them apart */
+	if (fs->state->free_blocks == 0)
+		return next_free(fs->bbitmap, 0, limit) < limit ?
+		       pfs_corrupt(fs, "state block: free block count 0, but the bitmap has "
+				   "free blocks") : -ENOSPC;
 	if (want > 0xffffffffull)
 		want = 0xffffffffull;
 	if (goal >= fs->sb.data_start && goal < fs->sb.total_blocks &&
@@ -163,6 +168,8 @@ int pfs_alloc_blocks(struct pfs_tx *tx, uint64_t want, uint64_t goal, uint64_t *
 	if (bit >= limit || len == 0)
 		return pfs_corrupt(fs, "free block count %llu but no free bit in the bitmap",
 				   (unsigned long long)fs->state->free_blocks);
+	if (len > fs->state->free_blocks)
+		len = fs->state->free_blocks; /* never below zero; see the count's check */
 	rc = bits_update(tx, fs->bbitmap, bit, len, true);
 	if (rc)
 		return rc;
@@ -195,8 +202,12 @@ int pfs_alloc_inode(struct pfs_tx *tx, uint32_t *slot)
 	uint64_t limit = fs->sb.inode_count, s;
 	int rc;
 
-	if (fs->state->free_inodes == 0 || pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
+	if (pfs_fault_hit(fs->fault, PFS_FAULT_SPACE))
 		return -ENOSPC;
+	if (fs->state->free_inodes == 0)
+		return next_free(fs->ibitmap, PFS_FIRST_FREE_SLOT, limit) < limit ?
+		       pfs_corrupt(fs, "state block: free inode count 0, but the bitmap has "
+				   "free slots") : -ENOSPC;
 	s = next_free(fs->ibitmap, fs->inode_cursor, limit);
 	if (s >= limit)
 		s = next_free(fs->ibitmap, PFS_FIRST_FREE_SLOT, limit);

@@ -44,9 +44,12 @@ uint64_t pfs_dir_hash(const struct pfs_fs *fs, const char *name, size_t len)
 
 static unsigned dir_order(const struct pfs_inode_pm *dip)
 {
-	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT;
+	/* checked by pfs_inode_validate; kept in range should the media change since */
+	uint64_t nb = PFS_LOAD(dip->size) >> PFS_BLOCK_SHIFT;
+	unsigned order = nb ? (unsigned)__builtin_ctzll(nb) : 0;
+	const unsigned max = (unsigned)__builtin_ctz(PFS_DIR_MAX_BUCKETS);
 
-	return (unsigned)__builtin_ctzll(nb);
+	return order < max ? order : max;
 }
 
 static uint64_t bucket_index(uint64_t hash, unsigned order)
@@ -54,25 +57,38 @@ static uint64_t bucket_index(uint64_t hash, unsigned order)
 	return order ? hash >> (PFS_HASH_BITS - order) : 0;
 }
 
-int pfs_dir_bucket_validate(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b)
+/* Checks a bucket image; off is where it lies on the device, for the message. */
+static int bucket_check(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b, uint64_t boff)
 {
 	const char *p = (const char *)(b + 1);
-	uint32_t off = 0;
+	uint32_t used = PFS_LOAD(b->used), off = 0;
 
-	if (b->magic != PFS_BUCKET_MAGIC || b->used > PFS_BUCKET_SPACE)
-		return pfs_corrupt(fs, "directory bucket at %llu: bad header",
-				   (unsigned long long)pfs_off(fs, b));
-	while (off < b->used) {
+	if (PFS_LOAD(b->magic) != PFS_BUCKET_MAGIC || used > PFS_BUCKET_SPACE)
+		return pfs_corrupt(fs, "directory bucket at offset %llu: bad header",
+				   (unsigned long long)boff);
+	while (off < used) {
 		const struct pfs_dirent_pm *de = (const void *)(p + off);
+		uint16_t rl;
+		uint8_t nl;
 
-		if (b->used - off < sizeof(*de) || de->rec_len < PFS_DIRENT_LEN(de->name_len) ||
-		    de->rec_len > b->used - off || (de->rec_len & 7) || de->name_len == 0 ||
-		    de->hash < PFS_HASH_MIN)
-			return pfs_corrupt(fs, "directory bucket at %llu: bad entry at %u",
-					   (unsigned long long)pfs_off(fs, b), off);
-		off += de->rec_len;
+		if (used - off < sizeof(*de))
+			goto bad;
+		rl = PFS_LOAD(de->rec_len);
+		nl = PFS_LOAD(de->name_len);
+		if (rl < PFS_DIRENT_LEN(nl) || rl > used - off || (rl & 7) || nl == 0 ||
+		    PFS_LOAD(de->hash) < PFS_HASH_MIN)
+			goto bad;
+		off += rl;
 	}
 	return 0;
+bad:
+	return pfs_corrupt(fs, "directory bucket at offset %llu: bad entry at %u",
+			   (unsigned long long)boff, off);
+}
+
+int pfs_dir_bucket_validate(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b)
+{
+	return bucket_check(fs, b, pfs_off(fs, b));
 }
 
 int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
@@ -92,19 +108,65 @@ int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t i
 	return pfs_dir_bucket_validate(fs, *out);
 }
 
-static struct pfs_dirent_pm *bucket_find(struct pfs_bucket_hdr_pm *b, uint64_t hash,
-					 const char *name, size_t len)
+int pfs_dir_bucket_copy(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
+			struct pfs_bucket_hdr_pm *buf)
 {
-	char *p = (char *)(b + 1);
+	unsigned order = dir_order(dip);
+	uint64_t pblk, run, boff;
+	const char *p = (const char *)(buf + 1);
+	int rc = pfs_ext_map(fs, dip, idx, 1, &pblk, &run);
 
-	for (uint32_t off = 0; off < b->used;) {
-		struct pfs_dirent_pm *de = (void *)(p + off);
+	if (rc)
+		return rc;
+	if (pblk == 0)
+		return pfs_corrupt(fs, "directory inode %u: bucket %llu is not mapped",
+				   (uint32_t)(dip - fs->itable), (unsigned long long)idx);
+	boff = pblk << PFS_BLOCK_SHIFT;
+	memcpy(buf, pfs_blk(fs, pblk), PFS_BLOCK_SIZE);
+	rc = bucket_check(fs, buf, boff);
+	if (rc)
+		return rc;
+	/* a hash of 2^62 or more, or one of another bucket, breaks readdir's cookies */
+	for (uint32_t off = 0; off < buf->used;) {
+		const struct pfs_dirent_pm *de = (const void *)(p + off);
 
-		if (de->hash == hash && de->name_len == len && memcmp(de->name, name, len) == 0)
-			return de;
+		if (de->hash >> PFS_HASH_BITS || bucket_index(de->hash, order) != idx)
+			return pfs_corrupt(fs, "directory inode %u: entry at offset %llu has hash "
+					   "%#llx, not one of bucket %llu",
+					   (uint32_t)(dip - fs->itable),
+					   (unsigned long long)(boff + sizeof(*buf) + off),
+					   (unsigned long long)de->hash, (unsigned long long)idx);
 		off += de->rec_len;
 	}
-	return NULL;
+	return 0;
+}
+
+/* The entry with this name in a (checked) bucket on the media; *out NULL if none. */
+static int bucket_find(struct pfs_fs *fs, struct pfs_bucket_hdr_pm *b, uint64_t hash,
+		       const char *name, size_t len, struct pfs_dirent_pm **out)
+{
+	char *p = (char *)(b + 1);
+	uint32_t used = PFS_LOAD(b->used);
+
+	*out = NULL;
+	for (uint32_t off = 0; off < used;) {
+		struct pfs_dirent_pm *de = (void *)(p + off);
+		uint16_t rl;
+
+		/* checked, but the media may change under a reader: bound every step */
+		if (used > PFS_BUCKET_SPACE || used - off < sizeof(*de) ||
+		    (rl = PFS_LOAD(de->rec_len)) < sizeof(*de) || rl > used - off || (rl & 7))
+			return pfs_corrupt(fs, "directory bucket at offset %llu: bad entry at %u",
+					   (unsigned long long)pfs_off(fs, b), off);
+		if (de->hash == hash && de->name_len == len &&
+		    len <= rl - offsetof(struct pfs_dirent_pm, name) &&
+		    memcmp(de->name, name, len) == 0) {
+			*out = de;
+			return 0;
+		}
+		off += rl;
+	}
+	return 0;
 }
 
 int pfs_dir_find(struct pfs_fs *fs, const struct pfs_inode_pm *dip, const char *name,
@@ -115,10 +177,11 @@ int pfs_dir_find(struct pfs_fs *fs, const struct pfs_inode_pm *dip, const char *
 	struct pfs_bucket_hdr_pm *b = NULL;
 	int rc = pfs_dir_bucket(fs, dip, bucket_index(hash, dir_order(dip)), &b);
 
+	if (!rc)
+		rc = bucket_find(fs, b, hash, name, len, &loc->de);
 	if (rc)
 		return rc;
 	loc->bucket = b;
-	loc->de = bucket_find(b, hash, name, len);
 	return loc->de ? 0 : -ENOENT;
 }
 
@@ -149,19 +212,20 @@ static int grow_fill(struct pfs_fs *fs, const struct pfs_inode_pm *dip, unsigned
 		     char *imgs, bool *fits)
 {
 	uint64_t nb = 1ull << order;
+	_Alignas(8) char bucket[PFS_BLOCK_SIZE];
 
 	for (uint64_t i = 0; i < nb; i++)
 		*(struct pfs_bucket_hdr_pm *)(imgs + i * PFS_BLOCK_SIZE) =
 			(struct pfs_bucket_hdr_pm){ .magic = PFS_BUCKET_MAGIC };
 	*fits = true;
 	for (uint64_t i = 0; i < (nb >> 1); i++) {
-		struct pfs_bucket_hdr_pm *b = NULL;
-		char *p;
-		int rc = pfs_dir_bucket(fs, dip, i, &b);
+		struct pfs_bucket_hdr_pm *b = (void *)bucket;
+		char *p = (char *)(b + 1);
+		/* a copy: an entry's hash picks the image it goes to */
+		int rc = pfs_dir_bucket_copy(fs, dip, i, b);
 
 		if (rc)
 			return rc;
-		p = (char *)(b + 1);
 		for (uint32_t off = 0; off < b->used;) {
 			struct pfs_dirent_pm *de = (void *)(p + off);
 			char *img = imgs + bucket_index(de->hash, order) * PFS_BLOCK_SIZE;
@@ -254,17 +318,21 @@ static int bucket_append(struct pfs_tx *tx, struct pfs_bucket_hdr_pm *b, uint64_
 	char buf[PFS_DIRENT_LEN(PFS_NAME_MAX)] = { 0 };
 	struct pfs_dirent_pm *de = (void *)buf;
 	uint16_t rl = PFS_DIRENT_LEN(len);
+	uint32_t used = PFS_LOAD(b->used);
 	int rc;
 
+	if (used > PFS_BUCKET_SPACE - rl)
+		return pfs_corrupt(tx->fs, "directory bucket at offset %llu: %u bytes used",
+				   (unsigned long long)pfs_off(tx->fs, b), used);
 	de->hash = hash;
 	de->ino = ino;
 	de->rec_len = rl;
 	de->name_len = (uint8_t)len;
 	de->type = type;
 	memcpy(de->name, name, len);
-	rc = pfs_tx_set(tx, (char *)(b + 1) + b->used, buf, rl);
+	rc = pfs_tx_set(tx, (char *)(b + 1) + used, buf, rl);
 	if (!rc)
-		rc = pfs_tx_set_u32(tx, &b->used, b->used + rl);
+		rc = pfs_tx_set_u32(tx, &b->used, used + rl);
 	return rc;
 }
 
@@ -297,11 +365,15 @@ int pfs_dir_remove(struct pfs_tx *tx, struct pfs_inode_pm *dip, struct pfs_dirlo
 {
 	struct pfs_bucket_hdr_pm *b = loc->bucket;
 	char *p = (char *)(b + 1);
-	uint32_t off = (uint32_t)((char *)loc->de - p);
-	uint16_t rl = loc->de->rec_len;
-	uint32_t tail = b->used - off - rl;
+	uint32_t off = (uint32_t)((char *)loc->de - p), used = PFS_LOAD(b->used), tail;
+	uint16_t rl = PFS_LOAD(loc->de->rec_len);
 	int rc = 0;
 
+	if (used > PFS_BUCKET_SPACE || off >= used || rl > used - off || rl < sizeof(*loc->de))
+		return pfs_corrupt(tx->fs, "directory bucket at offset %llu: entry at %u "
+				   "changed under removal", (unsigned long long)pfs_off(tx->fs, b),
+				   off);
+	tail = used - off - rl;
 	if (dip->nentries == 0)
 		return pfs_corrupt(tx->fs, "directory %u: entry count already zero",
 				   (uint32_t)(dip - tx->fs->itable));
@@ -312,7 +384,7 @@ int pfs_dir_remove(struct pfs_tx *tx, struct pfs_inode_pm *dip, struct pfs_dirlo
 		rc = pfs_tx_set(tx, p + off, buf, tail);
 	}
 	if (!rc)
-		rc = pfs_tx_set_u32(tx, &b->used, b->used - rl);
+		rc = pfs_tx_set_u32(tx, &b->used, used - rl);
 	if (!rc)
 		rc = pfs_tx_set_u64(tx, &dip->nentries, dip->nentries - 1);
 	loc->de = NULL;

@@ -29,6 +29,7 @@ struct ext_root {
 static int node_get(struct pfs_fs *fs, uint64_t pblk, unsigned level, struct ext_root *out)
 {
 	struct pfs_node_pm *n;
+	uint16_t count;
 
 	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
 		return -EIO;
@@ -36,21 +37,27 @@ static int node_get(struct pfs_fs *fs, uint64_t pblk, unsigned level, struct ext
 		return pfs_corrupt(fs, "extent node %llu outside the data area",
 				   (unsigned long long)pblk);
 	n = pfs_blk(fs, pblk);
-	if (n->magic != PFS_NODE_MAGIC || n->level != level || n->count == 0 ||
-	    n->count > PFS_NODE_ENTRIES)
+	count = PFS_LOAD(n->count);
+	if (PFS_LOAD(n->magic) != PFS_NODE_MAGIC || PFS_LOAD(n->level) != level || count == 0 ||
+	    count > PFS_NODE_ENTRIES)
 		return pfs_corrupt(fs, "extent node %llu: bad header (level %u, count %u)",
-				   (unsigned long long)pblk, n->level, n->count);
+				   (unsigned long long)pblk, n->level, count);
 	out->e = n->e;
-	out->count = n->count;
+	out->count = count;
 	out->level = level;
 	return 0;
 }
 
 static void root_of(const struct pfs_inode_pm *ip, struct ext_root *r)
 {
+	/* checked by pfs_inode_validate; clamped against a change since */
 	r->e = (struct pfs_extent_pm *)ip->ext;
-	r->count = ip->ext_count;
-	r->level = ip->ext_depth;
+	r->count = PFS_LOAD(ip->ext_count);
+	r->level = PFS_LOAD(ip->ext_depth);
+	if (r->count > PFS_INLINE_EXTENTS)
+		r->count = PFS_INLINE_EXTENTS;
+	if (r->level > PFS_MAX_TREE_DEPTH)
+		r->level = PFS_MAX_TREE_DEPTH;
 }
 
 /* Index of the last entry with lblk <= key, or -1. */
@@ -124,20 +131,25 @@ int pfs_ext_map(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk,
 		return rc;
 	i = find_le(&leaf, lblk);
 	if (i >= 0) {
-		const struct pfs_extent_pm *e = &leaf.e[i];
+		/* one copy, checked and used: the media may change meanwhile */
+		const struct pfs_extent_pm e = leaf.e[i];
 
-		rc = ext_check(fs, e);
+		rc = ext_check(fs, &e);
 		if (rc)
 			return rc;
-		if (lblk < e->lblk + e->len) {
-			*pblk = e->pblk + (lblk - e->lblk);
-			end = e->lblk + e->len - lblk;
+		if (lblk < e.lblk + e.len) {
+			*pblk = e.pblk + (lblk - e.lblk);
+			end = e.lblk + e.len - lblk;
 			*run = end < max ? end : max;
 			return 0;
 		}
 	}
 	if ((unsigned)(i + 1) < leaf.count)
 		upper = leaf.e[i + 1].lblk;
+	/* unsorted keys would make a hole of no length, and callers loop on it */
+	if (upper <= lblk)
+		return pfs_corrupt(fs, "inode %u: extent keys out of order at block %llu",
+				   (uint32_t)(ip - fs->itable), (unsigned long long)lblk);
 	*pblk = 0;
 	end = upper - lblk;
 	*run = end < max ? end : max;
@@ -166,26 +178,26 @@ static int walk(struct pfs_fs *fs, const struct ext_root *r, struct pfs_extvec *
 		struct pfs_extvec *nodes, uint64_t *prev_end)
 {
 	for (unsigned i = 0; i < r->count; i++) {
-		const struct pfs_extent_pm *e = &r->e[i];
+		const struct pfs_extent_pm e = r->e[i]; /* checked and used as one copy */
 		struct ext_root child;
 		int rc;
 
 		if (r->level == 0) {
-			rc = ext_check(fs, e);
+			rc = ext_check(fs, &e);
 			if (rc)
 				return rc;
-			if (e->lblk < *prev_end)
+			if (e.lblk < *prev_end)
 				return pfs_corrupt(fs, "extents overlap or are unsorted at %llu",
-						   (unsigned long long)e->lblk);
-			*prev_end = e->lblk + e->len;
-			if (ext && (rc = pfs_extvec_push(ext, e->lblk, e->pblk, e->len)))
+						   (unsigned long long)e.lblk);
+			*prev_end = e.lblk + e.len;
+			if (ext && (rc = pfs_extvec_push(ext, e.lblk, e.pblk, e.len)))
 				return rc;
 			continue;
 		}
-		rc = node_get(fs, e->pblk, r->level - 1, &child);
+		rc = node_get(fs, e.pblk, r->level - 1, &child);
 		if (rc)
 			return rc;
-		if (nodes && (rc = pfs_extvec_push(nodes, e->lblk, e->pblk, 1)))
+		if (nodes && (rc = pfs_extvec_push(nodes, e.lblk, e.pblk, 1)))
 			return rc;
 		rc = walk(fs, &child, ext, nodes, prev_end);
 		if (rc)

@@ -6,6 +6,7 @@
  * journal walk it borrows (pfs_journal_pending) only collects records.
  */
 #include <libpmem.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "pfs.h"
@@ -128,6 +129,9 @@ void pfs_fs_get_stats(const struct pfs_fs *fs, struct pfs_fs_stats *out)
 						    memory_order_relaxed);
 	out->readonly = pfs_is_readonly(fs);
 	out->readonly_requested = fs->dev->readonly;
+	out->corrupt_time = atomic_load(&((struct pfs_fs *)fs)->corrupt_time);
+	if (out->corrupt_time)
+		memcpy(out->corrupt_first, fs->corrupt_first, sizeof(out->corrupt_first));
 }
 
 /* libpmem asks the platform (ACPI NFIT, via sysfs) whether caches are persistent. */

@@ -40,9 +40,10 @@ int pfs_inode_validate(struct pfs_fs *fs, const struct pfs_inode_pm *ip)
 {
 	uint32_t slot = (uint32_t)(ip - fs->itable);
 
-	if (!mode_ok(ip->mode))
+	if (!mode_ok(ip->mode) || (slot == PFS_ROOT_SLOT && !S_ISDIR(ip->mode)))
 		return pfs_corrupt(fs, "inode %u: bad mode 0%o", slot, ip->mode);
-	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS)
+	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS ||
+	    (ip->ext_depth > 0 && ip->ext_count == 0))
 		return pfs_corrupt(fs, "inode %u: bad extent root (depth %u, count %u)", slot,
 				   ip->ext_depth, ip->ext_count);
 	if (ip->size > PFS_MAX_FILE_SIZE)
@@ -69,13 +70,21 @@ int pfs_inode_get(struct pfs_fs *fs, uint64_t ino, struct pfs_inode_pm **out)
 	uint32_t slot = PFS_SLOT(ino);
 	struct pfs_inode_pm *ip;
 
-	if (slot == 0 || slot >= fs->sb.inode_count || !pfs_slot_in_use(fs, slot))
+	bool used;
+
+	if (slot == 0 || slot >= fs->sb.inode_count)
 		return -ESTALE;
 	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
 		return -EIO;
 	ip = pfs_inode_at(fs, slot);
-	if (ip->gen != PFS_GEN(ino) || ip->mode == 0)
+	used = pfs_slot_in_use(fs, slot);
+	/* freed (mode 0, bit clear) or reused (another gen): a stale id */
+	if (ip->gen != PFS_GEN(ino) || (!used && ip->mode == 0))
 		return -ESTALE;
+	/* a slot and its bitmap bit are freed and taken in one transaction */
+	if (!used || ip->mode == 0)
+		return pfs_corrupt(fs, "inode %u: in the inode bitmap %s, but its mode is 0%o",
+				   slot, used ? "in use" : "free", ip->mode);
 	*out = ip;
 	return pfs_inode_validate(fs, ip);
 }
@@ -185,6 +194,11 @@ int pfs_inode_destroy(struct pfs_tx *tx, struct pfs_inode_pm *ip)
 	return rc;
 }
 
+static bool orphan_slot_ok(const struct pfs_fs *fs, uint64_t slot)
+{
+	return slot < fs->sb.inode_count && pfs_slot_in_use(fs, (uint32_t)slot);
+}
+
 int pfs_orphan_add(struct pfs_tx *tx, struct pfs_inode_pm *ip)
 {
 	struct pfs_fs *fs = tx->fs;
@@ -192,6 +206,16 @@ int pfs_orphan_add(struct pfs_tx *tx, struct pfs_inode_pm *ip)
 	uint64_t head = fs->state->orphan_head;
 	int rc = 0;
 
+	/* the head is read from the media: an inode on the list, first on it */
+	if (head && (!orphan_slot_ok(fs, head) || head == slot ||
+		     !(pfs_inode_at(fs, (uint32_t)head)->flags & PFS_INODE_FLAG_ORPHAN) ||
+		     pfs_inode_at(fs, (uint32_t)head)->orphan_prev != 0))
+		return pfs_corrupt(fs, "orphan list head %llu (state block offset %zu) is not "
+				   "an orphan inode", (unsigned long long)head,
+				   offsetof(struct pfs_state_pm, orphan_head));
+	if (ip->flags & PFS_INODE_FLAG_ORPHAN)
+		return pfs_corrupt(fs, "inode %llu: already on the orphan list",
+				   (unsigned long long)slot);
 	if (head)
 		rc = pfs_tx_set_u64(tx, &pfs_inode_at(fs, (uint32_t)head)->orphan_prev, slot);
 	if (!rc)
@@ -203,11 +227,6 @@ int pfs_orphan_add(struct pfs_tx *tx, struct pfs_inode_pm *ip)
 	if (!rc)
 		rc = pfs_tx_set_u64(tx, &fs->state->orphan_head, slot);
 	return rc;
-}
-
-static bool orphan_slot_ok(const struct pfs_fs *fs, uint64_t slot)
-{
-	return slot < fs->sb.inode_count && pfs_slot_in_use(fs, (uint32_t)slot);
 }
 
 int pfs_orphan_remove(struct pfs_tx *tx, struct pfs_inode_pm *ip)

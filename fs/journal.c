@@ -296,6 +296,24 @@ static int jrec_append(struct pfs_tx *tx, uint64_t off, uint64_t len)
 	return pfs_pm_drain(fs->pm);
 }
 
+/*
+ * A transaction stores only into the state block, the bitmaps, the inode table
+ * and data blocks. Anything else is a pointer built from a damaged link on the
+ * media (a slot or block number read back unchecked): refuse it before the
+ * undo record reads it, as that read may be outside the mapping.
+ */
+static bool tx_target_ok(const struct pfs_fs *fs, const void *ptr, size_t len)
+{
+	uint64_t lo = PFS_STATE_BLOCK << PFS_BLOCK_SHIFT;
+	uint64_t jlo = fs->sb.journal_start << PFS_BLOCK_SHIFT, jhi = jlo + fs->jbytes;
+	uint64_t off = pfs_off(fs, ptr);
+
+	if ((const char *)ptr < fs->base || off < lo || off > fs->sb.device_size ||
+	    len > fs->sb.device_size - off)
+		return false;
+	return off + len <= jlo || off >= jhi;
+}
+
 int pfs_tx_add(struct pfs_tx *tx, const void *ptr, size_t len)
 {
 	uint64_t off = pfs_off(tx->fs, ptr);
@@ -305,6 +323,9 @@ int pfs_tx_add(struct pfs_tx *tx, const void *ptr, size_t len)
 
 	if (len == 0)
 		return 0;
+	if (!tx_target_ok(tx->fs, ptr, len))
+		return pfs_corrupt(tx->fs, "a change to offset %llu+%zu, outside the metadata "
+				   "areas, was refused", (unsigned long long)off, len);
 	for (uint64_t l = first; l <= last; l++) {
 		rc = line_mark(tx, l);
 		if (rc < 0)

@@ -439,7 +439,7 @@ int pfs_symlink(struct pfs_fs *fs, uint64_t dir, const char *name, const char *t
 int pfs_readlink(struct pfs_fs *fs, uint64_t ino, char *buf, size_t size)
 {
 	struct pfs_inode_pm *ip;
-	uint64_t pblk = 0, run, len;
+	uint64_t pblk = 0, run, len = 0;
 	int rc;
 
 	if (size == 0)
@@ -448,15 +448,18 @@ int pfs_readlink(struct pfs_fs *fs, uint64_t ino, char *buf, size_t size)
 	rc = pfs_inode_get(fs, ino, &ip);
 	if (!rc && !S_ISLNK(ip->mode))
 		rc = -EINVAL;
-	if (!rc && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX))
+	if (!rc)
+		len = PFS_LOAD(ip->size); /* checked and used as one value */
+	if (!rc && (len == 0 || len > PFS_SYMLINK_MAX))
 		rc = pfs_corrupt(fs, "symlink %u: bad length %llu", PFS_SLOT(ino),
-				 (unsigned long long)ip->size);
+				 (unsigned long long)len);
 	if (!rc)
 		rc = pfs_ext_map(fs, ip, 0, 1, &pblk, &run);
 	if (!rc && !pblk)
 		rc = pfs_corrupt(fs, "symlink %u: target not mapped", PFS_SLOT(ino));
 	if (!rc) {
-		len = ip->size < size - 1 ? ip->size : size - 1;
+		if (len > size - 1)
+			len = size - 1;
 		memcpy(buf, pfs_blk(fs, pblk), len);
 		buf[len] = '\0';
 	}
@@ -817,13 +820,20 @@ static int rd_emit(struct rd_ctx *c, const char *name, struct pfs_inode_pm *ip, 
 	return 1;
 }
 
-static int rd_bucket(struct rd_ctx *c, struct pfs_bucket_hdr_pm *b, uint64_t start)
+/* Emits the entries of bucket idx from cookie start on, in hash order. */
+static int rd_bucket(struct rd_ctx *c, const struct pfs_inode_pm *dip, uint64_t idx,
+		     uint64_t start)
 {
 	const struct pfs_dirent_pm *ents[PFS_BUCKET_SPACE / sizeof(struct pfs_dirent_pm)];
+	_Alignas(8) char copy[PFS_BLOCK_SIZE];
+	struct pfs_bucket_hdr_pm *b = (void *)copy;
 	char *p = (char *)(b + 1), name[PFS_NAME_MAX + 1];
 	size_t n = 0;
-	int rc;
+	/* a checked copy: the cookies (hash + 1) of every entry stay below 2^62 */
+	int rc = pfs_dir_bucket_copy(c->fs, dip, idx, b);
 
+	if (rc)
+		return rc;
 	for (uint32_t off = 0; off < b->used;) {
 		const struct pfs_dirent_pm *de = (const void *)(p + off);
 
@@ -849,10 +859,16 @@ static int rd_bucket(struct rd_ctx *c, struct pfs_bucket_hdr_pm *b, uint64_t sta
 static int readdir_locked(struct rd_ctx *c, struct pfs_inode_pm *dip, uint64_t cookie)
 {
 	struct pfs_fs *fs = c->fs;
-	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT, start;
-	unsigned order = (unsigned)__builtin_ctzll(nb);
+	uint64_t nb = PFS_LOAD(dip->size) >> PFS_BLOCK_SHIFT, start;
 	struct pfs_inode_pm *parent = NULL;
+	unsigned order;
 	int rc;
+
+	/* checked by pfs_inode_validate, read again here: it may have changed since */
+	if (nb == 0 || (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS)
+		return pfs_corrupt(fs, "directory %u: %llu buckets is not a bucket table",
+				   (uint32_t)(dip - fs->itable), (unsigned long long)nb);
+	order = (unsigned)__builtin_ctzll(nb);
 
 	if (cookie == 0 && (rc = rd_emit(c, ".", dip, pfs_inode_ino(fs, dip), DT_DIR, 1, false)))
 		return rc;
@@ -865,11 +881,7 @@ static int readdir_locked(struct rd_ctx *c, struct pfs_inode_pm *dip, uint64_t c
 	}
 	start = cookie < PFS_HASH_MIN ? PFS_HASH_MIN : cookie;
 	for (uint64_t i = order ? start >> (PFS_HASH_BITS - order) : 0; i < nb; i++) {
-		struct pfs_bucket_hdr_pm *b;
-
-		rc = pfs_dir_bucket(fs, dip, i, &b);
-		if (!rc)
-			rc = rd_bucket(c, b, start);
+		rc = rd_bucket(c, dip, i, start);
 		if (rc)
 			return rc;
 	}

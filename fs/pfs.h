@@ -24,6 +24,12 @@
 
 #define PFS_MAX_FILE_SIZE (1ULL << 44)  /* 16 TiB */
 
+/*
+ * One load of a media field that is checked and then used: another writer of
+ * the device (or damage while mounted) cannot change it between the two.
+ */
+#define PFS_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 struct pfs_device {
 	struct pfs_device_info info;
 	int fd;                        /* -1 for DRAM */
@@ -104,7 +110,9 @@ struct pfs_fs {
 	pthread_mutex_t tx_lock;
 	struct pfs_tx tx;
 	atomic_bool readonly;
-	bool corrupt_logged;
+	atomic_bool corrupt_logged;    /* the first corrupt-media finding was logged */
+	char corrupt_first[160];       /* that finding, for the status file */
+	_Atomic int64_t corrupt_time;  /* when (seconds since the epoch); 0: none yet */
 
 	struct pfs_icache icache;
 	uint64_t alloc_cursor;         /* hint: next data-block bit to look at */
@@ -117,6 +125,11 @@ struct pfs_fs {
 #define PFS_ZERO_LEN (1u << 20)
 
 /* ---- super.c ---- */
+/*
+ * Corrupt media found at run time: logs the first finding (say the inode and
+ * the offset), latches the mount read-only and returns -EUCLEAN for the caller
+ * to fail its operation with.
+ */
 int pfs_corrupt(struct pfs_fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pfs_super_validate(const struct pfs_super_pm *sb, size_t dev_size, const char **why);
 int pfs_super_pick(const char *base, size_t size, struct pfs_super_pm *out, int *which);
@@ -221,6 +234,13 @@ int pfs_dir_init(struct pfs_tx *tx, struct pfs_inode_pm *dip);
 int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
 		   struct pfs_bucket_hdr_pm **out);
 int pfs_dir_bucket_validate(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b);
+/*
+ * A checked copy of bucket idx (a block) in buf: every entry sound and hashed
+ * into this bucket. For walks (readdir, doubling) that must not see the media
+ * change under them.
+ */
+int pfs_dir_bucket_copy(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
+			struct pfs_bucket_hdr_pm *buf);
 uint8_t pfs_mode_to_dtype(uint32_t mode);
 
 /* ---- file.c ---- */

@@ -31,6 +31,7 @@ struct status {
 	char options[112];
 	const char *ro_reason;         /* NULL: read-write */
 	char since[32];                /* the mount time, UTC, ISO 8601 */
+	char corrupt_since[32];        /* when corrupt media latched read-only; "" if never */
 	uint64_t reads, writes, fsyncs, bytes_read, bytes_written, errors, zero_copy;
 	unsigned ring_queues;          /* 0: requests come through /dev/fuse */
 	uint64_t ring_requests, ring_raised;
@@ -54,9 +55,17 @@ static uint64_t load(atomic_uint_fast64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
+static void iso_time(int64_t secs, char *buf, size_t size)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, size, "%lld", (long long)secs);
+}
+
 static int status_take(struct pmemfs_server *srv, struct status *st)
 {
-	struct tm tm;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
@@ -77,9 +86,9 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
 		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "",
 		 !st->ring_queues ? "off" : pmemfs_warden_running() ? "idle" : "normal");
-	if (!gmtime_r(&srv->mount_time.tv_sec, &tm) ||
-	    !strftime(st->since, sizeof(st->since), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(st->since, sizeof(st->since), "%lld", (long long)srv->mount_time.tv_sec);
+	iso_time(srv->mount_time.tv_sec, st->since, sizeof(st->since));
+	if (st->fs.corrupt_time)
+		iso_time(st->fs.corrupt_time, st->corrupt_since, sizeof(st->corrupt_since));
 	st->reads = load(&srv->count.reads);
 	st->writes = load(&srv->count.writes);
 	st->fsyncs = load(&srv->count.fsyncs);
@@ -115,6 +124,11 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 	fprintf(f, "read-only: %s%s%s\n", st->ro_reason ? "yes (" : "no",
 		st->ro_reason ? st->ro_reason : "", st->ro_reason ? ")" : "");
 	fprintf(f, "mounted since: %s\n", st->since);
+	if (st->fs.corrupt_time)
+		fprintf(f, "corruption: read-only since %s, first: %s\n", st->corrupt_since,
+			st->fs.corrupt_first);
+	else
+		fprintf(f, "corruption: none found\n");
 	fprintf(f, "reads: %" PRIu64 "\n", st->reads);
 	fprintf(f, "bytes read: %" PRIu64 "\n", st->bytes_read);
 	fprintf(f, "writes: %" PRIu64 "\n", st->writes);
@@ -138,6 +152,20 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 static void add_u64(struct json_object *o, const char *key, uint64_t v)
 {
 	json_object_object_add(o, key, json_object_new_uint64(v));
+}
+
+/* null while no corruption was found; else when the mount latched read-only, and why */
+static struct json_object *corruption_object(const struct status *st)
+{
+	struct json_object *o;
+
+	if (!st->fs.corrupt_time)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "since", json_object_new_string(st->corrupt_since));
+	json_object_object_add(o, "time", json_object_new_int64(st->fs.corrupt_time));
+	json_object_object_add(o, "first", json_object_new_string(st->fs.corrupt_first));
+	return o;
 }
 
 static struct json_object *status_object(const struct pmemfs_server *srv,
@@ -165,6 +193,7 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 	json_object_object_add(o, "read_only_reason",
 			       st->ro_reason ? json_object_new_string(st->ro_reason) : NULL);
 	json_object_object_add(o, "mount_time", json_object_new_int64(srv->mount_time.tv_sec));
+	json_object_object_add(o, "corruption", corruption_object(st));
 	add_u64(counters, "reads", st->reads);
 	add_u64(counters, "bytes_read", st->bytes_read);
 	add_u64(counters, "writes", st->writes);

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "pfs.h"
 
@@ -115,16 +116,22 @@ int pfs_corrupt(struct pfs_fs *fs, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	time_t now;
 
+	/* read-only first: no writer may start on what was just found damaged */
+	atomic_store(&fs->readonly, true);
+	/* readers find damage too, under the shared lock: one of them logs it */
+	if (atomic_exchange(&fs->corrupt_logged, true))
+		return -EUCLEAN;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!fs->corrupt_logged) {
-		fs->corrupt_logged = true;
-		pfs_log(PFS_LOG_ERR, "%s: corrupt metadata: %s; file system is now read-only, "
-			"run fsck.pmemfs", fs->dev->info.path, msg);
-	}
-	atomic_store(&fs->readonly, true);
+	memcpy(fs->corrupt_first, msg, sizeof(fs->corrupt_first) - 1);
+	fs->corrupt_first[sizeof(fs->corrupt_first) - 1] = '\0';
+	now = time(NULL);
+	atomic_store(&fs->corrupt_time, now > 0 ? (int64_t)now : 1);
+	pfs_log(PFS_LOG_ERR, "%s: corrupt metadata: %s; file system is now read-only, "
+		"run fsck.pmemfs", fs->dev->info.path, msg);
 	return -EUCLEAN;
 }
 
@@ -337,11 +344,21 @@ int pfs_statfs(struct pfs_fs *fs, struct statvfs *out)
 	out->f_blocks = fs->sb.data_blocks;
 	/* the counts change in transactions, under the exclusive lock */
 	pthread_rwlock_rdlock(&fs->lock);
-	out->f_bfree = fs->state->free_blocks;
-	out->f_ffree = fs->state->free_inodes;
+	out->f_bfree = PFS_LOAD(fs->state->free_blocks);
+	out->f_ffree = PFS_LOAD(fs->state->free_inodes);
 	pthread_rwlock_unlock(&fs->lock);
-	out->f_bavail = out->f_bfree;
 	out->f_files = fs->sb.inode_count - PFS_FIRST_FREE_SLOT + 1;
+	/* counts from the media: never more than there is (df would say nonsense) */
+	if (out->f_bfree > out->f_blocks || out->f_ffree > out->f_files) {
+		pfs_corrupt(fs, "state block (offset %u): free counts %llu blocks, %llu inodes "
+			    "exceed the device", PFS_STATE_BLOCK << PFS_BLOCK_SHIFT,
+			    (unsigned long long)out->f_bfree, (unsigned long long)out->f_ffree);
+		if (out->f_bfree > out->f_blocks)
+			out->f_bfree = out->f_blocks;
+		if (out->f_ffree > out->f_files)
+			out->f_ffree = out->f_files;
+	}
+	out->f_bavail = out->f_bfree;
 	out->f_favail = out->f_ffree;
 	memcpy(&out->f_fsid, fs->sb.uuid, sizeof(out->f_fsid));
 	out->f_namemax = PFS_NAME_MAX;

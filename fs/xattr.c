@@ -24,38 +24,44 @@ static int name_ok(const char *name)
 	return 0;
 }
 
-/* Validates the block and returns it (NULL if the inode has none). */
+/*
+ * Copies the inode's xattr block into buf, checks the copy and points *out at
+ * it (NULL if the inode has none). Walks and lookups then read the copy, which
+ * no store to the media can change between the check and the use.
+ */
 static int xblock(struct pfs_fs *fs, const struct pfs_inode_pm *ip,
-		  const struct pfs_xattr_hdr_pm **out)
+		  struct pfs_xattr_hdr_pm *buf, const struct pfs_xattr_hdr_pm **out)
 {
-	const struct pfs_xattr_hdr_pm *h;
-	const char *p;
-	uint32_t off = 0;
+	uint64_t blk = PFS_LOAD(ip->xattr_blk);
+	const char *p = (const char *)(buf + 1);
+	uint32_t off = 0, i;
 
 	*out = NULL;
-	if (!ip->xattr_blk)
+	if (!blk)
 		return 0;
 	if (pfs_fault_hit(fs->fault, PFS_FAULT_READ))
 		return -EIO;
-	h = pfs_blk(fs, ip->xattr_blk);
-	if (h->magic != PFS_XATTR_MAGIC || h->used > XATTR_SPACE)
+	if (!pfs_blk_is_data(fs, blk, 1))
 		goto bad;
-	p = (const char *)(h + 1);
-	for (uint32_t i = 0; i < h->count; i++) {
+	memcpy(buf, pfs_blk(fs, blk), PFS_BLOCK_SIZE);
+	if (buf->magic != PFS_XATTR_MAGIC || buf->used > XATTR_SPACE)
+		goto bad;
+	for (i = 0; i < buf->count && off < buf->used; i++) {
 		const struct pfs_xattr_ent_pm *e = (const void *)(p + off);
 
-		if (h->used - off < sizeof(*e) || e->name_len == 0 ||
-		    PFS_XATTR_ENT_LEN(e->name_len, e->value_len) > h->used - off)
+		if (buf->used - off < sizeof(*e) || e->name_len == 0 ||
+		    PFS_XATTR_ENT_LEN(e->name_len, e->value_len) > buf->used - off)
 			goto bad;
 		off += PFS_XATTR_ENT_LEN(e->name_len, e->value_len);
 	}
-	if (off != h->used)
+	if (i != buf->count || off != buf->used)
 		goto bad;
-	*out = h;
+	*out = buf;
 	return 0;
 bad:
-	return pfs_corrupt(fs, "inode %u: xattr block %llu is malformed",
-			   (uint32_t)(ip - fs->itable), (unsigned long long)ip->xattr_blk);
+	return pfs_corrupt(fs, "inode %u: xattr block %llu (offset %llu) is malformed",
+			   (uint32_t)(ip - fs->itable), (unsigned long long)blk,
+			   (unsigned long long)(blk << PFS_BLOCK_SHIFT));
 }
 
 typedef int (*xent_fn)(void *arg, const struct pfs_xattr_ent_pm *e);
@@ -159,6 +165,7 @@ static int xswap(struct pfs_tx *tx, struct pfs_inode_pm *ip, const struct xbuild
 static int xupdate(struct pfs_fs *fs, uint64_t ino, const char *name, const void *value,
 		   size_t size, unsigned flags, bool remove)
 {
+	_Alignas(8) char copy[PFS_BLOCK_SIZE];
 	const struct pfs_xattr_hdr_pm *h;
 	struct pfs_inode_pm *ip;
 	struct xfind f = { name, strlen(name), NULL };
@@ -169,7 +176,7 @@ static int xupdate(struct pfs_fs *fs, uint64_t ino, const char *name, const void
 	pthread_rwlock_wrlock(&fs->lock);
 	rc = pfs_inode_get(fs, ino, &ip);
 	if (!rc)
-		rc = xblock(fs, ip, &h);
+		rc = xblock(fs, ip, (void *)copy, &h);
 	if (rc)
 		goto out;
 	xforeach(h, xfind_fn, &f);
@@ -233,6 +240,7 @@ int pfs_removexattr(struct pfs_fs *fs, uint64_t ino, const char *name)
 int pfs_getxattr(struct pfs_fs *fs, uint64_t ino, const char *name, void *buf, size_t size,
 		 size_t *len)
 {
+	_Alignas(8) char copy[PFS_BLOCK_SIZE];
 	const struct pfs_xattr_hdr_pm *h;
 	struct pfs_inode_pm *ip;
 	struct xfind f = { name, strlen(name), NULL };
@@ -241,7 +249,7 @@ int pfs_getxattr(struct pfs_fs *fs, uint64_t ino, const char *name, void *buf, s
 	pthread_rwlock_rdlock(&fs->lock);
 	rc = pfs_inode_get(fs, ino, &ip);
 	if (!rc)
-		rc = xblock(fs, ip, &h);
+		rc = xblock(fs, ip, (void *)copy, &h);
 	if (rc)
 		goto out;
 	xforeach(h, xfind_fn, &f);
@@ -281,6 +289,7 @@ static int xlist_fn(void *arg, const struct pfs_xattr_ent_pm *e)
 
 int pfs_listxattr(struct pfs_fs *fs, uint64_t ino, char *buf, size_t size, size_t *len)
 {
+	_Alignas(8) char copy[PFS_BLOCK_SIZE];
 	const struct pfs_xattr_hdr_pm *h;
 	struct pfs_inode_pm *ip;
 	struct xlist l = { buf, size, 0 };
@@ -289,7 +298,7 @@ int pfs_listxattr(struct pfs_fs *fs, uint64_t ino, char *buf, size_t size, size_
 	pthread_rwlock_rdlock(&fs->lock);
 	rc = pfs_inode_get(fs, ino, &ip);
 	if (!rc)
-		rc = xblock(fs, ip, &h);
+		rc = xblock(fs, ip, (void *)copy, &h);
 	if (!rc)
 		xforeach(h, xlist_fn, &l);
 	pthread_rwlock_unlock(&fs->lock);

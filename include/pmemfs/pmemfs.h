@@ -284,6 +284,8 @@ struct pfs_fs_stats {
 	uint64_t journal_commits;      /* transactions that reached their commit point */
 	bool readonly;                 /* now (-o ro, or after corrupt media) */
 	bool readonly_requested;       /* mounted with -o ro (device opened read-only) */
+	int64_t corrupt_time;          /* corrupt media latched read-only at; 0: never */
+	char corrupt_first[160];       /* the first corruption found (inode, offset) */
 };
 void pfs_fs_get_stats(const struct pfs_fs *fs, struct pfs_fs_stats *out);
 
