@@ -8,11 +8,13 @@
  *   2. journal header, an interrupted transaction (rolled back as mount would),
  *      state block
  *   3. every in-use inode slot: fields, extent tree, xattr block; each block
- *      it holds is marked in a DRAM bitmap (3b: owners of blocks claimed
- *      twice; 3c: block counts)
+ *      it holds is marked in a DRAM bitmap (3a: sound inodes whose bitmap bit
+ *      is clear but which a live directory entry names are in use too; 3b:
+ *      owners of blocks claimed twice; 3c: block counts)
  *   4. every directory: buckets, entries (hash, bucket, duplicates, target,
  *      type), entry count, link count; counts the names of every inode
- *   5. bitmaps against what the inodes hold, and the free counts
+ *   5. bitmaps rebuilt from what the inodes hold (never the other way
+ *      round), and the free counts
  *   6. the orphan list
  *   7. link counts, parents, inodes no directory names
  *   8. directories not connected to the root (loops)
@@ -53,6 +55,8 @@ enum {
 	IF_DIRBAD = 0x080,             /* directory with unreadable buckets */
 	IF_REACH  = 0x100,             /* connected to the root */
 	IF_LOOP   = 0x200,             /* not connected to the root */
+	IF_CAND   = 0x400,             /* bit clear, but a sound inode (pass 3a) */
+	IF_ADOPT  = 0x800,             /* a candidate a live entry names: in use */
 };
 
 struct chk {
@@ -74,6 +78,7 @@ struct chk {
 	uint16_t *iflags;              /* per slot: IF_* */
 	bool blocks_unknown;           /* an unreadable tree: do not free "leaked" blocks */
 	bool orphans_ok;               /* the orphan list is well formed */
+	uint64_t ncand;                /* slots with IF_CAND */
 };
 
 /* ---- reporting ---- */
@@ -625,6 +630,26 @@ static int scan_inode(struct chk *c, uint32_t slot)
 	return 0;
 }
 
+/*
+ * A slot whose bitmap bit is clear but which holds a sound inode (mode set,
+ * fields and extent tree valid): in use if a live directory entry names it
+ * with its generation (pass 3a). A freed slot has mode 0 (pfs_inode_destroy);
+ * an inode written by a transaction that never committed, or left by an
+ * earlier format (mkfs does not zero the table), is named by no entry.
+ */
+static void note_candidate(struct chk *c, uint32_t slot)
+{
+	const struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct walk w = { .c = c, .slot = slot };
+
+	if (ip->mode == 0 || !inode_sound(c->fs, ip, w.why, sizeof(w.why)))
+		return;
+	if (walk_tree(&w, ip) == 0) {
+		c->iflags[slot] = IF_CAND;
+		c->ncand++;
+	}
+}
+
 static int scan_inodes(struct chk *c)
 {
 	const struct pfs_fs *fs = c->fs;
@@ -634,13 +659,93 @@ static int scan_inodes(struct chk *c)
 
 		if (s % CHK_TICK == 0)
 			chk_progress(c, "inodes", s, fs->sb.inode_count);
-		if (!bit_test(fs->ibitmap, s))
+		if (!bit_test(fs->ibitmap, s)) {
+			note_candidate(c, (uint32_t)s);
 			continue;
+		}
 		rc = scan_inode(c, (uint32_t)s);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- pass 3a: inodes in use whose bitmap bit is clear ---- */
+
+struct slotstack {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int stack_push(struct slotstack *st, uint32_t slot)
+{
+	if (pfs_array_reserve(&st->v, &st->cap, st->n + 1, sizeof(*st->v)))
+		return -ENOMEM;
+	st->v[st->n++] = slot;
+	return 0;
+}
+
+/* A candidate named by a live entry: scanned as in use from now on. */
+static int adopt(struct chk *c, uint32_t slot, struct slotstack *st)
+{
+	int rc = scan_inode(c, slot);
+
+	if (rc)
+		return rc;
+	c->iflags[slot] |= IF_ADOPT;
+	if ((c->iflags[slot] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR))
+		return stack_push(st, slot);
+	return 0;
+}
+
+static int adopt_from_dir(struct chk *c, uint32_t dslot, struct slotstack *st)
+{
+	const struct pfs_inode_pm *dip = pfs_inode_at(c->fs, dslot);
+	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT;
+
+	for (uint64_t idx = 0; idx < nb; idx++) {
+		struct pfs_bucket_hdr_pm *b;
+		const char *p;
+
+		if (pfs_dir_bucket(c->fs, dip, idx, &b))
+			continue;
+		p = (const char *)(b + 1);
+		for (uint32_t off = 0; off < b->used;) {
+			const struct pfs_dirent_pm *de = (const void *)(p + off);
+			uint32_t slot = PFS_SLOT(de->ino);
+			int rc;
+
+			off += de->rec_len;
+			if (slot <= PFS_ROOT_SLOT || slot >= c->fs->sb.inode_count ||
+			    !(c->iflags[slot] & IF_CAND) ||
+			    pfs_inode_at(c->fs, slot)->gen != PFS_GEN(de->ino))
+				continue;
+			rc = adopt(c, slot, st);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Walks the directories in use, adopting the candidates they name. */
+static int adopt_named(struct chk *c)
+{
+	struct slotstack st = { 0 };
+	int rc = 0;
+
+	if (!c->ncand)
+		return 0;
+	/* the root is in use by definition */
+	if (c->iflags[PFS_ROOT_SLOT] & IF_CAND)
+		rc = adopt(c, PFS_ROOT_SLOT, &st);
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count && !rc; s++)
+		if ((c->iflags[s] & (IF_VALID | IF_DIR | IF_ADOPT)) == (IF_VALID | IF_DIR))
+			rc = stack_push(&st, (uint32_t)s);
+	while (!rc && st.n)
+		rc = adopt_from_dir(c, st.v[--st.n], &st);
+	free(st.v);
+	return rc;
 }
 
 /* ---- pass 3b: who holds the blocks held twice ---- */
@@ -1045,15 +1150,71 @@ static uint64_t count_bits(const uint64_t *map, uint64_t nbits)
 	return n;
 }
 
+/* Sets the bits of adopted slots, FIX_BATCH per transaction. */
+static bool mark_adopted(struct chk *c)
+{
+	uint64_t *ib = c->fs->ibitmap, s = PFS_ROOT_SLOT;
+
+	if (!c->fix)
+		return false;
+	while (s < c->fs->sb.inode_count) {
+		struct pfs_tx *tx;
+		unsigned n = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; s < c->fs->sb.inode_count && n < FIX_BATCH && !rc; s++) {
+			uint64_t w = s / WORD_BITS, bit = 1ull << (s % WORD_BITS);
+
+			if (!(c->iflags[s] & IF_ADOPT) || (ib[w] & bit))
+				continue;
+			rc = pfs_tx_set_u64(tx, &ib[w], ib[w] | bit);
+			n++;
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The inode table is the authority: a named, sound inode keeps its slot.
+ * Returns how many such slots are still unmarked.
+ */
+static uint64_t check_adopted(struct chk *c)
+{
+	uint64_t n = 0, first = 0;
+	bool fixed;
+	char obj[OBJ_MAX];
+
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+		if ((c->iflags[s] & IF_ADOPT) && n++ == 0)
+			first = s;
+	if (!n)
+		return 0;
+	fixed = mark_adopted(c);
+	for (uint64_t s = first, k = 0; s < c->fs->sb.inode_count && k < RUNS_MAX; s++)
+		if ((c->iflags[s] & IF_ADOPT) && k++ < RUNS_MAX)
+			problem(c, inode_obj(obj, (uint32_t)s), fixed, "in use (a directory "
+				"names it) but not marked in the inode bitmap%s",
+				fixed ? " (marked)" : "");
+	if (n > RUNS_MAX)
+		problem(c, "inode bitmap", fixed, "%llu more inodes in use but not marked",
+			(unsigned long long)(n - RUNS_MAX));
+	return fixed ? 0 : n;
+}
+
 static void check_inode_bitmap(struct chk *c)
 {
 	struct pfs_fs *fs = c->fs;
 	uint64_t count = fs->sb.inode_count, set, want;
+	uint64_t unmarked = check_adopted(c);
 
 	if (!(fs->ibitmap[0] & 1u))
 		problem(c, "inode bitmap", fix_u64(c, &fs->ibitmap[0], fs->ibitmap[0] | 1u),
 			"slot 0 is not marked in use");
-	set = count_bits(fs->ibitmap, count) + !(fs->ibitmap[0] & 1u);
+	set = count_bits(fs->ibitmap, count) + !(fs->ibitmap[0] & 1u) + unmarked;
 	want = count - set;
 	if (fs->state->free_inodes != want)
 		problem(c, "state", fix_u64(c, &fs->state->free_inodes, want),
@@ -1515,6 +1676,8 @@ static int chk_run(struct chk *c)
 	rc = chk_alloc(c);
 	if (!rc)
 		rc = scan_inodes(c);
+	if (!rc)
+		rc = adopt_named(c);
 	if (rc)
 		return rc;
 	chk_step_done(c, "inodes");

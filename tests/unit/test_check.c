@@ -99,6 +99,41 @@ static void test_check_repairs_primary_superblock_from_replica(void **state)
 	fx_free(f);
 }
 
+static void test_check_keeps_a_named_inode_whose_bitmap_bit_is_clear(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t d = fx_mkdir(f, f->root, "d");
+	uint64_t a = fx_create(f, d, "a");
+	char buf[9000] = { 3 }, out[9000];
+	struct pfs_check_result res;
+
+	assert_int_equal(fx_write(f, a, 0, buf, sizeof(buf)), 0);
+	/* both the directory's and the file's bits lost */
+	f->fs->ibitmap[0] &= ~((1ull << PFS_SLOT(d)) | (1ull << PFS_SLOT(a)));
+	res = check_now(f, 0);
+	assert_true(res.problems > 0);
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	assert_int_equal(fx_read(f, a, 0, out, sizeof(out)), (int)sizeof(out));
+	assert_memory_equal(buf, out, sizeof(buf));
+	fx_free(f);
+}
+
+static void test_check_leaves_an_unnamed_inode_of_a_rolled_back_create_free(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	uint32_t slot = PFS_SLOT(a);
+
+	/* what a crash between pfs_inode_init and the commit leaves: no name, no bit */
+	assert_int_equal(pfs_unlink(f->fs, f->root, "a"), 0);
+	pfs_inode_at(f->fs, slot)->mode = S_IFREG | 0644;
+	assert_int_equal(check_now(f, PFS_CHECK_REPAIR).problems, 0);
+	assert_false(pfs_slot_in_use(f->fs, slot));
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +141,8 @@ int main(void)
 		cmocka_unit_test(test_check_finds_and_repairs_a_wrong_link_count),
 		cmocka_unit_test(test_check_finds_a_leaked_block),
 		cmocka_unit_test(test_check_repairs_primary_superblock_from_replica),
+		cmocka_unit_test(test_check_keeps_a_named_inode_whose_bitmap_bit_is_clear),
+		cmocka_unit_test(test_check_leaves_an_unnamed_inode_of_a_rolled_back_create_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
