@@ -79,6 +79,8 @@ struct chk {
 	bool blocks_unknown;           /* an unreadable tree: do not free "leaked" blocks */
 	bool orphans_ok;               /* the orphan list is well formed */
 	uint64_t ncand;                /* slots with IF_CAND */
+	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
+	bool lf_failed;                /* lost+found cannot be found or made */
 };
 
 /* ---- reporting ---- */
@@ -1510,6 +1512,109 @@ static bool relink_file(struct chk *c, uint32_t slot)
 	return true;
 }
 
+/* ---- lost+found: where sound inodes that no directory names go ---- */
+
+#define LF_NAME "lost+found"
+
+/* A new lost+found in the root, made as mkdir would (pfs_mkdir's create_tx). */
+static int lf_create(struct chk *c, uint32_t *out)
+{
+	struct pfs_fs *fs = c->fs;
+	struct pfs_inode_pm *root = pfs_inode_at(fs, PFS_ROOT_SLOT), *ip;
+	struct pfs_tx *tx;
+	uint32_t slot = 0;
+	int rc = fix_begin(c, &tx);
+
+	if (rc)
+		return rc;
+	rc = pfs_alloc_inode(tx, &slot);
+	if (!rc)
+		rc = pfs_inode_init(tx, slot, S_IFDIR | 0700, 0, 0, PFS_ROOT_SLOT, 0, &ip);
+	if (!rc)
+		rc = pfs_dir_init(tx, ip);
+	if (!rc)
+		rc = pfs_tx_set_u32(tx, &root->nlink, root->nlink + 1);
+	if (!rc)
+		rc = pfs_dir_add(tx, root, LF_NAME, pfs_inode_ino(fs, ip),
+				 pfs_mode_to_dtype(S_IFDIR));
+	rc = pfs_tx_end(tx, rc);
+	if (rc)
+		return rc;
+	c->iflags[slot] = IF_INUSE | IF_VALID | IF_DIR | IF_REACH;
+	c->refs[slot] = 1;
+	c->named_in[slot] = PFS_ROOT_SLOT;
+	*out = slot;
+	return 0;
+}
+
+/* The slot of lost+found, made when missing; 0 when there is none to use. */
+static uint32_t lf_get(struct chk *c)
+{
+	struct pfs_dirloc loc;
+	uint32_t slot;
+	int rc;
+
+	if (c->lf || c->lf_failed || !c->fix)
+		return c->lf;
+	c->lf_failed = true;
+	if ((c->iflags[PFS_ROOT_SLOT] & (IF_VALID | IF_DIR | IF_DIRBAD)) != (IF_VALID | IF_DIR)) {
+		problem(c, LF_NAME, false, "cannot be made: the root directory is unusable");
+		return 0;
+	}
+	rc = pfs_dir_find(c->fs, pfs_inode_at(c->fs, PFS_ROOT_SLOT), LF_NAME, &loc);
+	if (rc == 0) {
+		slot = PFS_SLOT(loc.de->ino);
+		if (slot >= c->fs->sb.inode_count || (c->iflags[slot] & (IF_VALID | IF_DIR |
+		    IF_DIRBAD | IF_REACH)) != (IF_VALID | IF_DIR | IF_REACH)) {
+			problem(c, LF_NAME, false, "is not a sound directory; nothing can be "
+				"reconnected");
+			return 0;
+		}
+	} else if (rc == -ENOENT) {
+		rc = lf_create(c, &slot);
+		if (rc) {
+			problem(c, LF_NAME, false, "cannot be made: %s", strerror(-rc));
+			return 0;
+		}
+		note(c, LF_NAME, "made in the root directory");
+	} else {
+		return 0;
+	}
+	c->lf_failed = false;
+	c->lf = slot;
+	return slot;
+}
+
+/*
+ * Names a sound inode no directory names "#<slot>" in lost+found (e2fsck's
+ * convention). A file gets link count 1, a directory lost+found as parent.
+ */
+static bool lf_link(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot), *lip;
+	uint32_t lf = lf_get(c);
+	struct pfs_tx *tx;
+	char name[32];
+	int rc;
+
+	if (!lf || fix_begin(c, &tx))
+		return false;
+	lip = pfs_inode_at(c->fs, lf);
+	snprintf(name, sizeof(name), "#%u", slot);
+	rc = pfs_dir_add(tx, lip, name, pfs_inode_ino(c->fs, ip), pfs_mode_to_dtype(ip->mode));
+	if (!rc && S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u64(tx, &ip->parent, lf);
+	if (!rc && S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u32(tx, &lip->nlink, lip->nlink + 1);
+	if (!rc && !S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u32(tx, &ip->nlink, 1);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	c->refs[slot] = 1;
+	c->named_in[slot] = lf;
+	return true;
+}
+
 static void check_root(struct chk *c)
 {
 	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
@@ -1539,7 +1644,8 @@ static void check_dir_links(struct chk *c, uint32_t slot)
 		problem(c, obj, !(f & IF_HASENT) && destroy_inode(c, slot), "unnamed directory "
 			"with link count 0 is not on the orphan list");
 	else if (refs == 0 && ip->nlink != 0)
-		problem(c, obj, false, "directory is not in any directory");
+		problem(c, obj, lf_link(c, slot), "directory is not in any directory%s",
+			c->fix ? " (moved to /" LF_NAME ")" : "");
 	else if (refs > 1)
 		problem(c, obj, false, "directory is named by %u entries", refs);
 	else if (refs == 1 && (ip->nlink == 0 || (f & IF_ONLIST)))
@@ -1566,7 +1672,8 @@ static void check_file_links(struct chk *c, uint32_t slot)
 		problem(c, obj, relink_file(c, slot), "link count %u, should be %u", ip->nlink,
 			refs);
 	else if (!refs && ip->nlink)
-		problem(c, obj, false, "is not in any directory (link count %u)", ip->nlink);
+		problem(c, obj, lf_link(c, slot), "is not in any directory (link count %u)%s",
+			ip->nlink, c->fix ? "; moved to /" LF_NAME : "");
 	else if (!refs && !(f & IF_ONLIST))
 		problem(c, obj, destroy_inode(c, slot), "link count 0, no name, and not on the "
 			"orphan list");

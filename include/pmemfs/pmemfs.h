@@ -66,6 +66,7 @@ struct pfs_format_opts {
 	uint64_t hash_seed;            /* 0: random */
 	pfs_progress_fn progress;      /* NULL: none */
 	void *progress_arg;
+	bool lost_found;               /* make pools/lost+found (mkfs.pmemfs does) */
 };
 struct pfs_format_info {
 	uint64_t device_size, total_blocks, data_blocks, inode_count, journal_blocks;

@@ -134,6 +134,65 @@ static void test_check_leaves_an_unnamed_inode_of_a_rolled_back_create_free(void
 	fx_free(f);
 }
 
+static void test_check_moves_an_unnamed_file_to_lost_and_found(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t d = fx_mkdir(f, f->root, "d");
+	uint64_t a = fx_create(f, d, "a"), lf;
+	struct pfs_inode_pm *dip = pfs_inode_at(f->fs, PFS_SLOT(d));
+	struct pfs_bucket_hdr_pm *b;
+	struct pfs_attr at;
+	char name[32], buf[100] = "kept", out[100];
+	struct pfs_check_result res;
+
+	assert_int_equal(fx_write(f, a, 0, buf, sizeof(buf)), 0);
+	/* the directory loses its only entry, and the file its name */
+	assert_int_equal(pfs_dir_bucket(f->fs, dip, 0, &b), 0);
+	b->used = 0;
+	dip->nentries = 0;
+	res = check_now(f, 0);
+	assert_true(res.problems > 0);
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	assert_int_equal(pfs_lookup(f->fs, f->root, "lost+found", &at), 0);
+	lf = at.ino;
+	snprintf(name, sizeof(name), "#%u", PFS_SLOT(a));
+	assert_int_equal(pfs_lookup(f->fs, lf, name, &at), 0);
+	assert_int_equal(at.ino, a);
+	assert_int_equal(at.nlink, 1);
+	assert_int_equal(fx_read(f, a, 0, out, sizeof(out)), (int)sizeof(out));
+	assert_memory_equal(buf, out, sizeof(buf));
+	fx_free(f);
+}
+
+static void test_check_moves_an_unnamed_directory_to_lost_and_found(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t d = fx_mkdir(f, f->root, "d"), lf;
+	uint64_t e = fx_mkdir(f, d, "e");
+	uint64_t a = fx_create(f, e, "a");
+	struct pfs_inode_pm *dip = pfs_inode_at(f->fs, PFS_SLOT(d));
+	struct pfs_bucket_hdr_pm *b;
+	struct pfs_attr at;
+	char name[32];
+
+	assert_int_equal(pfs_dir_bucket(f->fs, dip, 0, &b), 0);
+	b->used = 0;
+	dip->nentries = 0;
+	check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	assert_int_equal(pfs_lookup(f->fs, f->root, "lost+found", &at), 0);
+	lf = at.ino;
+	snprintf(name, sizeof(name), "#%u", PFS_SLOT(e));
+	assert_int_equal(pfs_lookup(f->fs, lf, name, &at), 0);
+	assert_int_equal(pfs_lookup(f->fs, e, "a", &at), 0);
+	assert_int_equal(at.ino, a);
+	assert_int_equal(pfs_lookup(f->fs, e, "..", &at), 0);
+	assert_int_equal(at.ino, lf);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +202,8 @@ int main(void)
 		cmocka_unit_test(test_check_repairs_primary_superblock_from_replica),
 		cmocka_unit_test(test_check_keeps_a_named_inode_whose_bitmap_bit_is_clear),
 		cmocka_unit_test(test_check_leaves_an_unnamed_inode_of_a_rolled_back_create_free),
+		cmocka_unit_test(test_check_moves_an_unnamed_file_to_lost_and_found),
+		cmocka_unit_test(test_check_moves_an_unnamed_directory_to_lost_and_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
