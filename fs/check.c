@@ -14,7 +14,7 @@
  *   4. every directory: buckets, entries (hash, bucket, duplicates, target,
  *      type), entry count, link count; counts the names of every inode
  *   5. bitmaps rebuilt from what the inodes hold (never the other way
- *      round), and the free counts
+ *      round), their checksums, and the free counts
  *   6. the orphan list
  *   7. link counts, parents, inodes no directory names
  *   8. directories not connected to the root (loops)
@@ -79,6 +79,7 @@ struct chk {
 	bool blocks_unknown;           /* an unreadable tree: do not free "leaked" blocks */
 	bool orphans_ok;               /* the orphan list is well formed */
 	uint64_t ncand;                /* slots with IF_CAND */
+	uint64_t *csum_bad;            /* bitmap blocks whose checksum failed before repairs */
 	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
 	bool lf_failed;                /* lost+found cannot be found or made */
 };
@@ -1349,6 +1350,83 @@ static int check_block_bitmap(struct chk *c)
 	return 0;
 }
 
+/* ---- bitmap checksums (ro_compat BMAP_CSUM) ---- */
+
+/* Pass 2: which bitmap blocks fail their checksum as found. */
+static int scan_bmap_csums(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs);
+
+	if (!n)
+		return 0;
+	c->csum_bad = calloc((n + WORD_BITS - 1) / WORD_BITS, sizeof(*c->csum_bad));
+	if (!c->csum_bad)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		if (c->fs->bcsum[i] != pfs_bmap_csum(c->fs, i))
+			c->csum_bad[i / WORD_BITS] |= 1ull << (i % WORD_BITS);
+	return 0;
+}
+
+/* Reseals every block whose checksum differs, FIX_BATCH per transaction. */
+static bool reseal_bmaps(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs), i = 0;
+
+	if (!c->fix)
+		return false;
+	while (i < n) {
+		struct pfs_tx *tx;
+		unsigned k = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; i < n && k < FIX_BATCH && !rc; i++) {
+			uint32_t want = pfs_bmap_csum(c->fs, i);
+
+			if (c->fs->bcsum[i] != want) {
+				rc = pfs_tx_set_u32(tx, &c->fs->bcsum[i], want);
+				k++;
+			}
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Pass 5, after the bitmaps are rebuilt from the inodes: the checksums follow
+ * the bitmaps (never the other way round). Blocks the rebuild changed are
+ * resealed silently; blocks that failed as found are reported.
+ */
+static void check_bmap_csums(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs), nbad = 0;
+	bool fixed;
+	char obj[64];
+
+	if (!n)
+		return;
+	fixed = reseal_bmaps(c);
+	for (uint64_t i = 0; i < n; i++) {
+		bool ib = i < c->fs->sb.ibitmap_blocks;
+
+		if (!(c->csum_bad[i / WORD_BITS] & (1ull << (i % WORD_BITS))))
+			continue;
+		if (nbad++ >= RUNS_MAX)
+			continue;
+		snprintf(obj, sizeof(obj), "%s bitmap block %llu", ib ? "inode" : "block",
+			 (unsigned long long)(c->fs->sb.ibitmap_start + i));
+		problem(c, obj, fixed, "checksum mismatch%s", fixed ? " (bitmap rebuilt from "
+			"the inodes, checksum recomputed)" : "");
+	}
+	if (nbad > RUNS_MAX)
+		problem(c, "bitmap checksums", fixed, "%llu more bitmap blocks fail their "
+			"checksum", (unsigned long long)(nbad - RUNS_MAX));
+}
+
 /* ---- pass 6: the orphan list ---- */
 
 /* Walks the list from the head, marking IF_ONLIST; NULL when well formed. */
@@ -1769,6 +1847,7 @@ static void chk_free(struct chk *c)
 	free(c->refs);
 	free(c->named_in);
 	free(c->iflags);
+	free(c->csum_bad);
 }
 
 static int chk_run(struct chk *c)
@@ -1780,7 +1859,9 @@ static int chk_run(struct chk *c)
 	check_journal(c);
 	check_state(c);
 	chk_step_done(c, "journal");
-	rc = chk_alloc(c);
+	rc = scan_bmap_csums(c);
+	if (!rc)
+		rc = chk_alloc(c);
 	if (!rc)
 		rc = scan_inodes(c);
 	if (!rc)
@@ -1800,6 +1881,7 @@ static int chk_run(struct chk *c)
 	rc = check_block_bitmap(c);
 	if (rc)
 		return rc;
+	check_bmap_csums(c);
 	chk_step_done(c, "bitmaps");
 	check_orphans(c);
 	chk_step_done(c, "orphans");

@@ -57,9 +57,14 @@ static int geometry(struct pfs_super_pm *sb, uint64_t size, const struct pfs_for
 	/* the bitmap size depends on the data size and the other way round */
 	for (int i = 0; i < 3; i++) {
 		sb->bbitmap_blocks = div_up(data, PFS_BLOCK_SIZE * 8);
-		sb->journal_blocks = journal_blocks_for(total, sb->bbitmap_blocks);
+		if (!o->format_1_0)
+			sb->bcsum_blocks = div_up(sb->ibitmap_blocks + sb->bbitmap_blocks,
+						  PFS_BCSUM_PER_BLOCK);
+		/* the checksum lines a transaction snapshots, beside the bitmap lines */
+		sb->journal_blocks = journal_blocks_for(total, sb->bbitmap_blocks) +
+				     2 * sb->bcsum_blocks;
 		meta = PFS_FIRST_AREA_BLOCK + sb->journal_blocks + sb->ibitmap_blocks +
-		       sb->bbitmap_blocks + sb->itable_blocks;
+		       sb->bbitmap_blocks + sb->bcsum_blocks + sb->itable_blocks;
 		if (size >= ALIGN_DATA_MIN_DEVICE)
 			meta = div_up(meta, HUGE_BLOCKS) * HUGE_BLOCKS;
 		if (meta + 64 > total)
@@ -70,7 +75,8 @@ static int geometry(struct pfs_super_pm *sb, uint64_t size, const struct pfs_for
 	sb->journal_start = PFS_FIRST_AREA_BLOCK;
 	sb->ibitmap_start = sb->journal_start + sb->journal_blocks;
 	sb->bbitmap_start = sb->ibitmap_start + sb->ibitmap_blocks;
-	sb->itable_start = sb->bbitmap_start + sb->bbitmap_blocks;
+	sb->bcsum_start = sb->bcsum_blocks ? sb->bbitmap_start + sb->bbitmap_blocks : 0;
+	sb->itable_start = sb->bbitmap_start + sb->bbitmap_blocks + sb->bcsum_blocks;
 	sb->data_start = meta;
 	sb->data_blocks = data;
 	if (sb->bbitmap_blocks * PFS_BLOCK_SIZE * 8 < data)
@@ -82,7 +88,9 @@ static void fill_identity(struct pfs_super_pm *sb, uint64_t size, const struct p
 {
 	sb->magic = PFS_MAGIC;
 	sb->version_major = PFS_VERSION_MAJOR;
-	sb->version_minor = PFS_VERSION_MINOR;
+	sb->version_minor = o->format_1_0 ? 0 : PFS_VERSION_MINOR;
+	if (!o->format_1_0)
+		sb->feature_ro_compat = PFS_FEATURE_RO_COMPAT_BMAP_CSUM;
 	sb->block_size = PFS_BLOCK_SIZE;
 	sb->inode_size = PFS_INODE_SIZE;
 	sb->device_size = size;
@@ -202,6 +210,21 @@ static void write_bitmaps(struct pfs_pmem *pm, char *base, const struct pfs_supe
 	pfs_pm_copy(pm, base + (sb->bbitmap_start << PFS_BLOCK_SHIFT), first, 8);
 }
 
+/* The checksum of every bitmap block, once the bitmaps are written. */
+static void write_bitmap_csums(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb)
+{
+	uint64_t n = sb->ibitmap_blocks + sb->bbitmap_blocks;
+	uint32_t *csum = (uint32_t *)(base + (sb->bcsum_start << PFS_BLOCK_SHIFT));
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t blk = sb->ibitmap_start + i;
+		uint32_t crc = pfs_crc32c((uint32_t)blk, base + (blk << PFS_BLOCK_SHIFT),
+					  PFS_BLOCK_SIZE);
+
+		pfs_pm_copy(pm, &csum[i], &crc, sizeof(crc));
+	}
+}
+
 int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 	       struct pfs_format_info *info)
 {
@@ -246,6 +269,8 @@ int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 		if (rc)
 			return rc;
 	}
+	if (sb.bcsum_blocks)
+		write_bitmap_csums(pm, base, &sb);
 	pfs_pm_drain(pm);
 	/* the superblocks last: they make the rest a file system */
 	pfs_pm_copy(pm, base + PFS_BLOCK_SIZE * PFS_SB_REPLICA_BLOCK, &sb, sizeof(sb));

@@ -93,6 +93,8 @@ struct pfs_fs {
 	uint64_t jbytes;               /* journal area size */
 	uint64_t *ibitmap;
 	uint64_t *bbitmap;
+	uint32_t *bcsum;               /* bitmap block checksums; NULL on a 1.0 image */
+	uint64_t *bcsum_ok;            /* DRAM, a bit per bitmap block: checksum verified */
 	struct pfs_inode_pm *itable;
 
 	pthread_rwlock_t lock;         /* shared: readers; exclusive: every change */
@@ -127,6 +129,14 @@ bool pfs_blk_is_data(const struct pfs_fs *fs, uint64_t blk, uint64_t len);
 int pfs_fs_setup(struct pfs_fs *fs, struct pfs_device *dev, const struct pfs_super_pm *sb);
 void pfs_fs_teardown(struct pfs_fs *fs);
 int pfs_now(struct timespec *ts);
+
+/* ---- bmap.c: bitmap block checksums ---- */
+int pfs_bmap_setup(struct pfs_fs *fs);
+void pfs_bmap_teardown(struct pfs_fs *fs);
+uint64_t pfs_bmap_blocks(const struct pfs_fs *fs);
+uint32_t pfs_bmap_csum(const struct pfs_fs *fs, uint64_t i);
+int pfs_bmap_verify(struct pfs_fs *fs, const void *p, size_t len);
+int pfs_bmap_reseal(struct pfs_tx *tx, const void *p, size_t len);
 
 /* ---- journal.c ---- */
 int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs);

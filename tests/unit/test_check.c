@@ -193,6 +193,79 @@ static void test_check_moves_an_unnamed_directory_to_lost_and_found(void **state
 	fx_free(f);
 }
 
+static void test_bitmap_checksum_mismatch_fails_the_allocation_and_fsck_repairs_it(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t a = fx_create(f, f->root, "a"), b;
+	char buf[3 * 4096], out[sizeof(buf)];
+	struct pfs_check_result res;
+
+	memset(buf, 0x5a, sizeof(buf));
+	assert_int_equal(fx_write(f, a, 0, buf, sizeof(buf)), 0);
+	fx_remount(f);
+	/* a's blocks look free: only the checksum tells */
+	f->fs->bbitmap[0] = 1;
+	b = fx_create(f, f->root, "b");
+	assert_int_equal(fx_write(f, b, 0, buf, sizeof(buf)), -EUCLEAN);
+	assert_true(pfs_is_readonly(f->fs));
+	res = check_now(f, 0);
+	assert_true(res.problems > 0);
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	assert_false(pfs_is_readonly(f->fs));
+	assert_int_equal(fx_write(f, b, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(fx_read(f, a, 0, out, sizeof(out)), (int)sizeof(out));
+	assert_memory_equal(buf, out, sizeof(buf));
+	fx_free(f);
+}
+
+static void test_check_repairs_a_zeroed_checksum_area(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	const struct pfs_super_pm *sb = &f->fs->sb;
+	struct pfs_check_result res;
+
+	fx_create(f, f->root, "a");
+	pfs_unmount(f->fs);
+	memset((char *)pfs_device_base(f->dev) + (sb->bcsum_start << PFS_BLOCK_SHIFT), 0,
+	       PFS_BLOCK_SIZE);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	res = check_now(f, PFS_CHECK_REPAIR);
+	assert_true(res.problems >= 2);
+	assert_int_equal(res.repaired, res.problems);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_create(f, f->root, "b");
+	fx_free(f);
+}
+
+static void test_a_1_0_image_without_bitmap_checksums_mounts_and_checks_clean(void **state)
+{
+	static const uint8_t uuid[16] = { 1 };
+	struct pfs_format_opts o = { .uuid = uuid, .mkfs_time = 1700000000, .hash_seed = 42,
+				     .format_1_0 = true };
+	struct fx *f = calloc(1, sizeof(*f));
+	const struct pfs_super_pm *sb;
+
+	assert_non_null(f);
+	assert_int_equal(pfs_device_dram(32 << 20, &f->dev), 0);
+	assert_int_equal(pfs_format(f->dev, &o, NULL), 0);
+	sb = pfs_device_base(f->dev);
+	assert_int_equal(sb->version_minor, 0);
+	assert_int_equal(sb->feature_ro_compat, 0);
+	assert_int_equal(sb->bcsum_blocks, 0);
+	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
+	f->root = pfs_root_ino(f->fs);
+	f->cred = (struct pfs_cred){ .uid = 1000, .gid = 1000, .umask = 022 };
+	workload(f);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	/* damage is still found and repaired, from the inodes */
+	f->fs->bbitmap[10] |= 1;
+	check_now(f, PFS_CHECK_REPAIR);
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +277,9 @@ int main(void)
 		cmocka_unit_test(test_check_leaves_an_unnamed_inode_of_a_rolled_back_create_free),
 		cmocka_unit_test(test_check_moves_an_unnamed_file_to_lost_and_found),
 		cmocka_unit_test(test_check_moves_an_unnamed_directory_to_lost_and_found),
+		cmocka_unit_test(test_bitmap_checksum_mismatch_fails_the_allocation_and_fsck_repairs_it),
+		cmocka_unit_test(test_check_repairs_a_zeroed_checksum_area),
+		cmocka_unit_test(test_a_1_0_image_without_bitmap_checksums_mounts_and_checks_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
