@@ -57,6 +57,8 @@ enum {
 	IF_LOOP   = 0x200,             /* not connected to the root */
 	IF_CAND   = 0x400,             /* bit clear, but a sound inode (pass 3a) */
 	IF_ADOPT  = 0x800,             /* a candidate a live entry names: in use */
+	IF_SALV   = 0x1000,            /* unsound extent tree, its sound part kept */
+	IF_BADMODE = 0x2000,           /* mode unknown: a directory entry may tell (pass 4) */
 };
 
 struct chk {
@@ -80,6 +82,10 @@ struct chk {
 	bool orphans_ok;               /* the orphan list is well formed */
 	uint64_t ncand;                /* slots with IF_CAND */
 	uint64_t *csum_bad;            /* bitmap blocks whose checksum failed before repairs */
+	struct salvage *salv;          /* unsound extent trees to rebuild */
+	size_t nsalv, salv_cap;
+	struct readd *readd;           /* misplaced names to insert again */
+	size_t nreadd, readd_cap;
 	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
 	bool lf_failed;                /* lost+found cannot be found or made */
 };
@@ -438,33 +444,52 @@ struct walk {
 	uint64_t first_lblk;
 	uint64_t data, nodes;          /* blocks */
 	char why[160];                 /* set when the tree is unsound */
+	bool salvage;                  /* skip what is unsound, keep the rest: */
+	struct pfs_extvec *keep;       /* the sound extents, in order */
+	struct pfs_extvec *keep_nodes; /* the sound node blocks */
+	uint64_t skipped;              /* unsound extents and nodes left out */
 };
+
+/* An unsound part: the end of the walk, or (salvaging) one part left out. */
+static int walk_bad(struct walk *w)
+{
+	if (!w->salvage)
+		return 1;
+	w->skipped++;
+	return 0;
+}
 
 static int walk_extent(struct walk *w, const struct pfs_extent_pm *e, uint64_t lo, uint64_t hi)
 {
 	const struct pfs_fs *fs = w->c->fs;
 	uint64_t end = e->lblk + e->len;
+	int rc;
 
 	if (e->len == 0 || !pfs_blk_is_data(fs, e->pblk, e->len) || end < e->lblk) {
 		snprintf(w->why, sizeof(w->why), "extent %llu+%u -> %llu is invalid",
 			 (unsigned long long)e->lblk, e->len, (unsigned long long)e->pblk);
-		return 1;
+		return walk_bad(w);
 	}
 	if (e->lblk < w->prev_end) {
 		snprintf(w->why, sizeof(w->why), "extents overlap or are unsorted at file "
 			 "block %llu", (unsigned long long)e->lblk);
-		return 1;
+		return walk_bad(w);
 	}
 	if (e->lblk < lo || end > hi) {
 		snprintf(w->why, sizeof(w->why), "extent at file block %llu lies outside its "
 			 "index range %llu-%llu, lookups miss it", (unsigned long long)e->lblk,
 			 (unsigned long long)lo, (unsigned long long)hi);
-		return 1;
+		return walk_bad(w);
 	}
 	if (w->data == 0)
 		w->first_lblk = e->lblk;
 	w->prev_end = end;
 	w->data += e->len;
+	if (w->keep) {
+		rc = pfs_extvec_push(w->keep, e->lblk, e->pblk, e->len);
+		if (rc)
+			return rc;
+	}
 	return w->visit ? w->visit(w, e->pblk, e->len) : 0;
 }
 
@@ -506,10 +531,16 @@ static int walk_level(struct walk *w, const struct pfs_extent_pm *e, unsigned co
 			rc = walk_extent(w, &e[i], lo, hi);
 		} else {
 			n = walk_node(w, e[i].pblk, level - 1);
-			if (!n)
-				return 1;
+			if (!n) {
+				rc = walk_bad(w);
+				if (rc)
+					return rc;
+				continue;
+			}
 			w->nodes++;
-			rc = w->visit ? w->visit(w, e[i].pblk, 1) : 0;
+			rc = w->keep_nodes ? pfs_extvec_push(w->keep_nodes, 0, e[i].pblk, 1) : 0;
+			if (!rc && w->visit)
+				rc = w->visit(w, e[i].pblk, 1);
 			if (!rc)
 				rc = walk_level(w, n->e, n->count, level - 1, clo, chi);
 		}
@@ -522,7 +553,12 @@ static int walk_level(struct walk *w, const struct pfs_extent_pm *e, unsigned co
 /* 0: sound; 1: unsound (w->why); < 0: error. The root is already validated. */
 static int walk_tree(struct walk *w, const struct pfs_inode_pm *ip)
 {
-	int rc = walk_level(w, ip->ext, ip->ext_count, ip->ext_depth, 0, UINT64_MAX);
+	unsigned count = ip->ext_count;
+	int rc;
+
+	if (w->salvage && count > PFS_INLINE_EXTENTS)
+		count = PFS_INLINE_EXTENTS;
+	rc = walk_level(w, ip->ext, count, ip->ext_depth, 0, UINT64_MAX);
 
 	if (rc == 0 && ip->xattr_blk && w->visit)
 		rc = w->visit(w, ip->xattr_blk, 1);
@@ -565,17 +601,122 @@ static int mark_visit(struct walk *w, uint64_t pblk, uint64_t len)
 	return 0;
 }
 
-static void check_xattr_block(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip)
+/* Drops an unreadable xattr block: the file keeps its data, loses its xattrs. */
+static bool drop_xattr_block(struct chk *c, struct pfs_inode_pm *ip)
+{
+	uint64_t bit = ip->xattr_blk - c->fs->sb.data_start;
+	struct pfs_tx *tx;
+	int rc;
+
+	if (!c->fix || fix_begin(c, &tx))
+		return false;
+	rc = pfs_tx_set_u64(tx, &ip->xattr_blk, 0);
+	if (!rc && ip->blocks)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks - 1);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	/* nothing holds it now: pass 5 frees it (unless another inode holds it too) */
+	if (!c->dup || !bit_test(c->dup, bit))
+		c->used[bit / WORD_BITS] &= ~(1ull << (bit % WORD_BITS));
+	return true;
+}
+
+static void check_xattr_block(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip)
 {
 	const struct pfs_xattr_hdr_pm *x;
+	uint64_t blk = ip->xattr_blk;
 	char obj[OBJ_MAX];
 
-	if (!ip->xattr_blk)
+	if (!blk)
 		return;
-	x = pfs_blk(c->fs, ip->xattr_blk);
+	x = pfs_blk(c->fs, blk);
 	if (x->magic != PFS_XATTR_MAGIC || x->used > PFS_BLOCK_SIZE - sizeof(*x))
-		problem(c, inode_obj(obj, slot), false, "xattr block %llu: bad header",
-			(unsigned long long)ip->xattr_blk);
+		problem(c, inode_obj(obj, slot), drop_xattr_block(c, ip), "xattr block %llu: bad "
+			"header%s", (unsigned long long)blk, c->fix ? " (extended attributes "
+			"dropped, data kept)" : "");
+}
+
+/*
+ * Fields of an unsound inode that can be mended without guessing: an xattr
+ * block outside the data area (dropped), a directory parent out of range (the
+ * root; pass 7 sets the directory that names it). True when now sound.
+ */
+static bool mend_inode(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, char *why,
+		       size_t len)
+{
+	char obj[OBJ_MAX];
+	bool fixed;
+
+	inode_obj(obj, slot);
+	if (!mode_ok(ip->mode) && slot == PFS_ROOT_SLOT) {
+		fixed = fix_u32(c, &ip->mode, S_IFDIR | (ip->mode & 07777));
+		problem(c, obj, fixed, "bad mode 0%o for the root directory%s", ip->mode,
+			fixed ? " (a directory again)" : "");
+		if (!fixed)
+			return false;
+		c->iflags[slot] |= IF_DIR;
+	}
+	if (!mode_ok(ip->mode)) {
+		/* the type of an entry naming it may tell: pass 4, then bad_modes() */
+		c->iflags[slot] |= IF_BADMODE;
+		return false;
+	}
+	if (ip->xattr_blk && !pfs_blk_is_data(c->fs, ip->xattr_blk, 1)) {
+		uint64_t old = ip->xattr_blk;
+
+		fixed = fix_u64(c, &ip->xattr_blk, 0);
+		problem(c, obj, fixed, "xattr block %llu outside the data area%s",
+			(unsigned long long)old, fixed ? " (dropped)" : "");
+		if (!fixed)
+			return false;
+	}
+	if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= c->fs->sb.inode_count)) {
+		fixed = fix_u64(c, &ip->parent, PFS_ROOT_SLOT);
+		problem(c, obj, fixed, "directory parent %llu out of range",
+			(unsigned long long)ip->parent);
+		if (!fixed)
+			return false;
+	}
+	if (inode_sound(c->fs, ip, why, len))
+		return true;
+	problem(c, obj, false, "%s", why);
+	return false;
+}
+
+/* ---- pass 3 salvage: unsound extent trees, rebuilt from their sound parts ---- */
+
+struct salvage {
+	uint32_t slot;
+	struct pfs_extvec ext, nodes;  /* sound extents and node blocks */
+	uint64_t skipped;
+	char why[160];
+};
+
+/*
+ * Walks an unsound tree keeping what is sound (marking its blocks), to be
+ * rebuilt after pass 5 (salvage_trees): the rebuild allocates nodes, which
+ * needs the rebuilt block bitmap. Directories are left as they are.
+ */
+static int salvage_tree(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, const char *why)
+{
+	struct salvage *sv;
+	struct walk w = { .c = c, .slot = slot, .visit = mark_visit, .salvage = true };
+	int rc;
+
+	if (S_ISDIR(ip->mode) || ip->ext_depth > PFS_MAX_TREE_DEPTH)
+		return 1;
+	if (pfs_array_reserve(&c->salv, &c->salv_cap, c->nsalv + 1, sizeof(*c->salv)))
+		return -ENOMEM;
+	sv = &c->salv[c->nsalv];
+	memset(sv, 0, sizeof(*sv));
+	sv->slot = slot;
+	snprintf(sv->why, sizeof(sv->why), "%s", why);
+	w.keep = &sv->ext;
+	w.keep_nodes = &sv->nodes;
+	rc = walk_tree(&w, ip);
+	sv->skipped = w.skipped;
+	c->nsalv++;
+	return rc < 0 ? rc : 0;
 }
 
 /* What each file type may hold. */
@@ -614,19 +755,36 @@ static int scan_inode(struct chk *c, uint32_t slot)
 	}
 	if (S_ISDIR(ip->mode))
 		c->iflags[slot] |= IF_DIR;
-	if (!inode_sound(c->fs, ip, w.why, sizeof(w.why))) {
-		problem(c, inode_obj(obj, slot), false, "%s", w.why);
-		c->blocks_unknown = true;
+	if (!inode_sound(c->fs, ip, w.why, sizeof(w.why)) &&
+	    !mend_inode(c, slot, ip, w.why, sizeof(w.why))) {
+		if (!(c->iflags[slot] & IF_BADMODE))
+			c->blocks_unknown = true;
 		return 0;
 	}
+	/* a check first: a walk that marks and then fails would mark twice */
+	w.visit = NULL;
 	rc = walk_tree(&w, ip);
+	if (rc > 0) {
+		rc = salvage_tree(c, slot, ip, w.why);
+		if (rc > 0) {
+			problem(c, inode_obj(obj, slot), false, "extent tree: %s", w.why);
+			c->blocks_unknown = true;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		c->iflags[slot] |= IF_VALID | IF_SALV;
+		check_xattr_block(c, slot, ip);
+		return 0;
+	}
+	if (rc == 0) {
+		struct walk wm = { .c = c, .slot = slot, .visit = mark_visit };
+
+		rc = walk_tree(&wm, ip);
+		w = wm;
+	}
 	if (rc < 0)
 		return rc;
-	if (rc > 0) {
-		problem(c, inode_obj(obj, slot), false, "extent tree: %s", w.why);
-		c->blocks_unknown = true;
-		return 0;
-	}
 	c->iflags[slot] |= IF_VALID;
 	check_xattr_block(c, slot, ip);
 	check_shape(c, slot, ip, &w);
@@ -889,7 +1047,8 @@ static int find_owners(struct chk *c)
 	if (!c->dup)
 		return 0;
 	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count && !rc; s++) {
-		struct walk w = { .c = c, .slot = (uint32_t)s, .visit = owner_visit, .ctx = &cl };
+		struct walk w = { .c = c, .slot = (uint32_t)s, .visit = owner_visit, .ctx = &cl,
+				  .salvage = (c->iflags[s] & IF_SALV) != 0 };
 
 		if (c->iflags[s] & IF_VALID)
 			rc = walk_tree(&w, pfs_inode_at(c->fs, (uint32_t)s));
@@ -969,22 +1128,90 @@ static bool retype_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm
 	return pfs_tx_end(tx, pfs_dir_retarget(tx, &loc, de->ino, type)) == 0;
 }
 
-static void check_name(struct chk *c, const struct dirscan *ds, const struct pfs_dirent_pm *de,
-		       const char *obj)
+enum { NAME_OK, NAME_BAD, NAME_MISPLACED };
+
+static int check_name(struct chk *c, const struct dirscan *ds, const struct pfs_dirent_pm *de,
+		      char *why, size_t len)
 {
 	uint64_t hash = pfs_dir_hash(c->fs, de->name, de->name_len);
 	uint64_t want = ds->order ? hash >> (HASH_BITS - ds->order) : 0;
 	bool dots = (de->name_len == 1 && de->name[0] == '.') ||
 		    (de->name_len == 2 && de->name[0] == '.' && de->name[1] == '.');
 
-	if (dots || memchr(de->name, '/', de->name_len) || memchr(de->name, 0, de->name_len))
-		problem(c, obj, false, "invalid name");
+	if (dots || memchr(de->name, '/', de->name_len) || memchr(de->name, 0, de->name_len)) {
+		snprintf(why, len, "invalid name");
+		return NAME_BAD;
+	}
 	if (de->hash != hash)
-		problem(c, obj, false, "hash %#llx, should be %#llx (lookups cannot find it)",
-			(unsigned long long)de->hash, (unsigned long long)hash);
+		snprintf(why, len, "hash %#llx, should be %#llx (lookups cannot find it)",
+			 (unsigned long long)de->hash, (unsigned long long)hash);
 	else if (want != ds->idx)
-		problem(c, obj, false, "in bucket %llu, belongs in bucket %llu (lookups cannot "
-			"find it)", (unsigned long long)ds->idx, (unsigned long long)want);
+		snprintf(why, len, "in bucket %llu, belongs in bucket %llu (lookups cannot find "
+			 "it)", (unsigned long long)ds->idx, (unsigned long long)want);
+	else
+		return NAME_OK;
+	return NAME_MISPLACED;
+}
+
+/* ---- names to put back where lookups find them, after pass 5 ---- */
+
+struct readd {
+	uint32_t dslot;
+	uint64_t ino;
+	uint8_t type;
+	char name[PFS_NAME_MAX + 1];
+};
+
+/* Takes a misplaced entry out now; readd_entries() inserts it again. */
+static bool requeue_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	struct readd *r;
+
+	if (!ds->fix || pfs_array_reserve(&c->readd, &c->readd_cap, c->nreadd + 1,
+					  sizeof(*c->readd)))
+		return false;
+	r = &c->readd[c->nreadd];
+	r->dslot = ds->slot;
+	r->ino = de->ino;
+	r->type = (c->iflags[slot] & IF_VALID) ?
+		  pfs_mode_to_dtype(pfs_inode_at(c->fs, slot)->mode) : de->type;
+	memcpy(r->name, de->name, de->name_len);
+	r->name[de->name_len] = 0;
+	if (!remove_entry(c, ds, de))
+		return false;
+	c->nreadd++;
+	/* still a name of its inode, and a subdirectory of this directory */
+	if (c->iflags[slot] & IF_DIR)
+		ds->subdirs++;
+	if (c->refs[slot]++ == 0)
+		c->named_in[slot] = ds->slot;
+	return true;
+}
+
+static void readd_entries(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nreadd; i++) {
+		struct readd *r = &c->readd[i];
+		struct pfs_inode_pm *dip = pfs_inode_at(c->fs, r->dslot);
+		struct pfs_dirloc loc;
+		struct pfs_tx *tx;
+		int rc = pfs_dir_find(c->fs, dip, r->name, &loc);
+
+		if (rc == 0)
+			rc = -EEXIST;
+		else if (rc == -ENOENT)
+			rc = fix_begin(c, &tx);
+		if (rc == 0)
+			rc = pfs_tx_end(tx, pfs_dir_add(tx, dip, r->name, r->ino, r->type));
+		if (rc == 0)
+			continue;
+		snprintf(obj, sizeof(obj), "directory %u entry '%s'", r->dslot, r->name);
+		problem(c, obj, false, "could not be inserted again (%s); inode %u is left "
+			"without this name", strerror(-rc), PFS_SLOT(r->ino));
+	}
 }
 
 /* An earlier entry of the bucket with the same name, or NULL. */
@@ -1003,6 +1230,46 @@ static const struct pfs_dirent_pm *earlier_twin(const struct dirscan *ds,
 	return NULL;
 }
 
+static void scan_dir(struct chk *c, uint32_t slot);
+
+/*
+ * An inode of unknown mode named by an entry of its generation: the entry's
+ * type gives the file type (DT_* << 12 is S_IF*), the permissions are kept.
+ */
+static void mode_from_entry(struct chk *c, const struct dirscan *ds,
+			    const struct pfs_dirent_pm *de)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint32_t mode = ((uint32_t)de->type << 12) | (ip->mode & 07777);
+	char obj[OBJ_MAX];
+
+	if (!(c->iflags[slot] & IF_BADMODE) || !c->fix || !mode_ok(mode) ||
+	    ip->gen != PFS_GEN(de->ino) || !fix_u32(c, &ip->mode, mode))
+		return;
+	problem(c, inode_obj(obj, slot), true, "bad mode (file type restored from the entry in "
+		"directory %u)", ds->slot);
+	if (scan_inode(c, slot) < 0)
+		return;
+	/* directories below this one are scanned by scan_dirs() later */
+	if ((c->iflags[slot] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR) && slot < ds->slot)
+		scan_dir(c, slot);
+}
+
+/* After pass 4: modes no entry told. */
+static void bad_modes(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++) {
+		if (!(c->iflags[s] & IF_BADMODE) || (c->iflags[s] & IF_VALID))
+			continue;
+		problem(c, inode_obj(obj, (uint32_t)s), false, "bad mode 0%o",
+			pfs_inode_at(c->fs, (uint32_t)s)->mode);
+		c->blocks_unknown = true;
+	}
+}
+
 /* ENTRY_GONE when the entry is not a live name (removed if repairing). */
 static int check_target(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de,
 			const char *obj)
@@ -1015,6 +1282,7 @@ static int check_target(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm 
 		problem(c, obj, remove_entry(c, ds, de), "names free inode %u", slot);
 		return ENTRY_GONE;
 	}
+	mode_from_entry(c, ds, de);
 	ip = pfs_inode_at(c->fs, slot);
 	if (ip->gen != PFS_GEN(de->ino)) {
 		problem(c, obj, remove_entry(c, ds, de), "names inode %u generation %u, which "
@@ -1049,7 +1317,7 @@ static void count_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm 
 static int check_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
 {
 	const struct pfs_dirent_pm *twin;
-	char obj[OBJ_MAX];
+	char obj[OBJ_MAX], why[160];
 
 	entry_obj(obj, ds->slot, de);
 	twin = earlier_twin(ds, de);
@@ -1057,12 +1325,31 @@ static int check_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *
 		problem(c, obj, remove_entry(c, ds, de), "appears twice");
 		return ENTRY_GONE;
 	}
-	if (twin)
-		problem(c, obj, false, "appears twice, naming inodes %u and %u",
-			PFS_SLOT(twin->ino), PFS_SLOT(de->ino));
-	check_name(c, ds, de, obj);
-	if (check_target(c, ds, de, obj) == ENTRY_GONE)
+	if (twin) {
+		problem(c, obj, remove_entry(c, ds, de), "appears twice, naming inodes %u and %u%s",
+			PFS_SLOT(twin->ino), PFS_SLOT(de->ino), ds->fix ? " (the second name "
+			"removed; its inode goes to lost+found unless another name holds it)" : "");
+		if (ds->fix)
+			return ENTRY_GONE;
+	}
+	switch (check_name(c, ds, de, why, sizeof(why))) {
+	case NAME_BAD:
+		problem(c, obj, remove_entry(c, ds, de), "%s%s", why, ds->fix ? " (removed; its "
+			"inode goes to lost+found unless another name holds it)" : "");
 		return ENTRY_GONE;
+	case NAME_MISPLACED:
+		if (check_target(c, ds, de, obj) == ENTRY_GONE)
+			return ENTRY_GONE;
+		if (requeue_entry(c, ds, de)) {
+			problem(c, obj, true, "%s (inserted again)", why);
+			return ENTRY_GONE;
+		}
+		problem(c, obj, false, "%s", why);
+		break;
+	default:
+		if (check_target(c, ds, de, obj) == ENTRY_GONE)
+			return ENTRY_GONE;
+	}
 	count_entry(c, ds, de, obj);
 	return ENTRY_KEEP;
 }
@@ -1102,6 +1389,53 @@ static void check_dir_counts(struct chk *c, const struct dirscan *ds)
 			2u + ds->subdirs, ds->subdirs);
 }
 
+/*
+ * A bucket that fails validation, rewritten in place to its sound entries:
+ * those up to the first whose record is malformed (a hash below the minimum
+ * is set to the name's hash; pass 4 then re-inserts a misplaced name). The
+ * names after it are lost; their inodes go to lost+found. false: unfixable.
+ */
+static bool mend_bucket(struct chk *c, struct dirscan *ds, uint64_t *kept)
+{
+	struct pfs_bucket_hdr_pm *b, hdr = { .magic = PFS_BUCKET_MAGIC };
+	uint64_t pblk = 0, run;
+	struct pfs_tx *tx;
+	const char *p;
+	int rc;
+
+	if (!ds->fix || pfs_ext_map(c->fs, ds->dip, ds->idx, 1, &pblk, &run) || pblk == 0 ||
+	    !pfs_blk_is_data(c->fs, pblk, 1))
+		return false;
+	b = pfs_blk(c->fs, pblk);
+	p = (const char *)(b + 1);
+	*kept = 0;
+	if (b->magic == PFS_BUCKET_MAGIC && b->used <= PFS_BUCKET_SPACE) {
+		while (hdr.used < b->used) {
+			const struct pfs_dirent_pm *de = (const void *)(p + hdr.used);
+			uint32_t left = b->used - hdr.used;
+
+			if (left < sizeof(*de) || de->rec_len < PFS_DIRENT_LEN(de->name_len) ||
+			    de->rec_len > left || (de->rec_len & 7) || de->name_len == 0)
+				break;
+			hdr.used += de->rec_len;
+			(*kept)++;
+		}
+	}
+	rc = fix_begin(c, &tx);
+	if (rc)
+		return false;
+	rc = pfs_tx_set(tx, b, &hdr, sizeof(hdr));
+	for (uint32_t off = 0; !rc && off < hdr.used;) {
+		struct pfs_dirent_pm *de = (void *)((char *)(b + 1) + off);
+
+		if (de->hash < PFS_HASH_MIN)
+			rc = pfs_tx_set_u64(tx, &de->hash,
+					    pfs_dir_hash(c->fs, de->name, de->name_len));
+		off += de->rec_len;
+	}
+	return pfs_tx_end(tx, rc) == 0;
+}
+
 static void scan_dir(struct chk *c, uint32_t slot)
 {
 	struct dirscan ds = { .slot = slot, .dip = pfs_inode_at(c->fs, slot) };
@@ -1113,10 +1447,19 @@ static void scan_dir(struct chk *c, uint32_t slot)
 	/* never rewrite a bucket another inode also holds */
 	ds.fix = c->fix && !(c->iflags[slot] & IF_SHARED);
 	for (ds.idx = 0; ds.idx < nb; ds.idx++) {
+		uint64_t kept;
+
 		if (pfs_dir_bucket(c->fs, ds.dip, ds.idx, &ds.b)) {
-			if (bad++ == 0)
-				first_bad = ds.idx;
-			continue;
+			if (!mend_bucket(c, &ds, &kept) ||
+			    pfs_dir_bucket(c->fs, ds.dip, ds.idx, &ds.b)) {
+				if (bad++ == 0)
+					first_bad = ds.idx;
+				continue;
+			}
+			problem(c, inode_obj(obj, slot), true, "directory bucket %llu is corrupt "
+				"(rewritten with the %llu sound entries before the damage; the "
+				"inodes named after it go to lost+found)",
+				(unsigned long long)ds.idx, (unsigned long long)kept);
 		}
 		scan_bucket(c, &ds);
 	}
@@ -1348,6 +1691,52 @@ static int check_block_bitmap(struct chk *c)
 			"free block count %llu, should be %llu",
 			(unsigned long long)fs->state->free_blocks, (unsigned long long)want);
 	return 0;
+}
+
+/* ---- pass 5b: salvaged extent trees rebuilt ---- */
+
+/* The tree rebuilt from its sound extents; the old sound nodes freed. */
+static int salvage_rebuild(struct chk *c, struct salvage *sv)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, sv->slot);
+	struct walk w = { .c = c, .slot = sv->slot };
+	struct pfs_tx *tx;
+	int rc = fix_begin(c, &tx);
+
+	if (rc)
+		return rc;
+	/* an empty root first: pfs_ext_rebuild would walk the unsound old tree */
+	rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc)
+		rc = pfs_ext_rebuild(tx, ip, &sv->ext);
+	for (size_t i = 0; !rc && i < sv->nodes.n; i++)
+		rc = pfs_tx_free_later(tx, sv->nodes.v[i].pblk, 1);
+	if (!rc)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	return pfs_tx_end(tx, rc);
+}
+
+static void salvage_trees(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nsalv; i++) {
+		struct salvage *sv = &c->salv[i];
+		bool shared = c->iflags[sv->slot] & IF_SHARED;
+		int rc = c->fix && !shared ? salvage_rebuild(c, sv) : -EROFS;
+
+		problem(c, inode_obj(obj, sv->slot), rc == 0, "extent tree: %s (%zu sound extents "
+			"%s, %llu unsound parts %s)", sv->why, sv->ext.n,
+			rc == 0 ? "kept" : "would be kept", (unsigned long long)sv->skipped,
+			rc == 0 ? "dropped; the file has holes there" : "would be dropped");
+		if (rc && rc != -EROFS)
+			problem(c, inode_obj(obj, sv->slot), false, "rebuilding the extent tree "
+				"failed: %s", strerror(-rc));
+	}
 }
 
 /* ---- bitmap checksums (ro_compat BMAP_CSUM) ---- */
@@ -1693,6 +2082,39 @@ static bool lf_link(struct chk *c, uint32_t slot)
 	return true;
 }
 
+/*
+ * A new, empty root directory in slot 1 (after pass 5: it allocates a bucket).
+ * The blocks of an unreadable old root are not freed: they are not known.
+ */
+static bool root_remake(struct chk *c)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
+	uint64_t *ib = c->fs->ibitmap;
+	uint16_t f = c->iflags[PFS_ROOT_SLOT];
+	struct pfs_tx *tx;
+	int rc;
+
+	if (!c->fix || (f & IF_SHARED) || fix_begin(c, &tx))
+		return false;
+	rc = 0;
+	if ((f & IF_VALID) && (f & IF_DIR))
+		rc = pfs_inode_release_data(tx, ip);
+	if (!rc && !(ib[0] & (1ull << PFS_ROOT_SLOT)))
+		rc = pfs_tx_set_u64(tx, &ib[0], ib[0] | (1ull << PFS_ROOT_SLOT));
+	if (!rc)
+		rc = pfs_bmap_reseal(tx, &ib[0], sizeof(ib[0]));
+	if (!rc)
+		rc = pfs_tx_add(tx, ip, sizeof(*ip));
+	if (!rc)
+		rc = pfs_inode_init(tx, PFS_ROOT_SLOT, S_IFDIR | 0755, 0, 0, PFS_ROOT_SLOT, 0, &ip);
+	if (!rc)
+		rc = pfs_dir_init(tx, ip);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	c->iflags[PFS_ROOT_SLOT] = IF_INUSE | IF_VALID | IF_DIR | IF_REACH;
+	return true;
+}
+
 static void check_root(struct chk *c)
 {
 	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
@@ -1701,13 +2123,28 @@ static void check_root(struct chk *c)
 
 	inode_obj(obj, PFS_ROOT_SLOT);
 	if (!(f & IF_INUSE) || (f & IF_FREE))
-		problem(c, obj, false, "the root directory is missing");
+		problem(c, obj, root_remake(c), "the root directory is missing%s",
+			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if (!(f & IF_DIR))
 		problem(c, obj, false, "the root is not a directory (mode 0%o)", ip->mode);
+	else if (!(f & IF_VALID) || (f & IF_DIRBAD))
+		problem(c, obj, root_remake(c), "the root directory is unreadable%s",
+			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if ((f & IF_VALID) && ip->parent != PFS_ROOT_SLOT)
 		problem(c, obj, fix_u64(c, &ip->parent, PFS_ROOT_SLOT),
 			"root directory's parent is %llu, should be itself",
 			(unsigned long long)ip->parent);
+}
+
+/* A sound inode no directory names: into lost+found. */
+static void report_unnamed(struct chk *c, uint32_t slot, const char *what)
+{
+	uint32_t nlink = pfs_inode_at(c->fs, slot)->nlink;
+	bool moved = lf_link(c, slot);
+	char obj[OBJ_MAX];
+
+	problem(c, inode_obj(obj, slot), moved, "%s (link count %u)%s", what, nlink,
+		moved ? "; moved to /" LF_NAME : "");
 }
 
 static void check_dir_links(struct chk *c, uint32_t slot)
@@ -1722,8 +2159,7 @@ static void check_dir_links(struct chk *c, uint32_t slot)
 		problem(c, obj, !(f & IF_HASENT) && destroy_inode(c, slot), "unnamed directory "
 			"with link count 0 is not on the orphan list");
 	else if (refs == 0 && ip->nlink != 0)
-		problem(c, obj, lf_link(c, slot), "directory is not in any directory%s",
-			c->fix ? " (moved to /" LF_NAME ")" : "");
+		report_unnamed(c, slot, "directory is not in any directory");
 	else if (refs > 1)
 		problem(c, obj, false, "directory is named by %u entries", refs);
 	else if (refs == 1 && (ip->nlink == 0 || (f & IF_ONLIST)))
@@ -1750,8 +2186,7 @@ static void check_file_links(struct chk *c, uint32_t slot)
 		problem(c, obj, relink_file(c, slot), "link count %u, should be %u", ip->nlink,
 			refs);
 	else if (!refs && ip->nlink)
-		problem(c, obj, lf_link(c, slot), "is not in any directory (link count %u)%s",
-			ip->nlink, c->fix ? "; moved to /" LF_NAME : "");
+		report_unnamed(c, slot, "is not in any directory");
 	else if (!refs && !(f & IF_ONLIST))
 		problem(c, obj, destroy_inode(c, slot), "link count 0, no name, and not on the "
 			"orphan list");
@@ -1848,6 +2283,12 @@ static void chk_free(struct chk *c)
 	free(c->named_in);
 	free(c->iflags);
 	free(c->csum_bad);
+	for (size_t i = 0; i < c->nsalv; i++) {
+		pfs_extvec_free(&c->salv[i].ext);
+		pfs_extvec_free(&c->salv[i].nodes);
+	}
+	free(c->salv);
+	free(c->readd);
 }
 
 static int chk_run(struct chk *c)
@@ -1876,12 +2317,15 @@ static int chk_run(struct chk *c)
 	check_block_counts(c);
 	chk_step_done(c, "block counts");
 	scan_dirs(c);
+	bad_modes(c);
 	chk_step_done(c, "directories");
 	check_inode_bitmap(c);
 	rc = check_block_bitmap(c);
 	if (rc)
 		return rc;
 	check_bmap_csums(c);
+	salvage_trees(c);
+	readd_entries(c);
 	chk_step_done(c, "bitmaps");
 	check_orphans(c);
 	chk_step_done(c, "orphans");
