@@ -88,6 +88,7 @@ struct chk {
 	size_t nreadd, readd_cap;
 	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
 	bool lf_failed;                /* lost+found cannot be found or made */
+	bool root_bad;                 /* the root maps blocks past its buckets */
 };
 
 /* ---- reporting ---- */
@@ -636,6 +637,67 @@ static void check_xattr_block(struct chk *c, uint32_t slot, struct pfs_inode_pm 
 			"dropped, data kept)" : "");
 }
 
+/* A directory whose mapped blocks 0..E-1 have no hole and E is a power of two. */
+static bool dir_mapped_whole(const struct walk *w)
+{
+	uint64_t e = w->prev_end;
+
+	return e && w->data == e && !(e & (e - 1)) && e <= PFS_DIR_MAX_BUCKETS;
+}
+
+static bool dir_size_ok(uint64_t size)
+{
+	uint64_t nb = size >> PFS_BLOCK_SHIFT;
+
+	return nb && !(size & (PFS_BLOCK_SIZE - 1)) && !(nb & (nb - 1)) &&
+	       nb <= PFS_DIR_MAX_BUCKETS;
+}
+
+/*
+ * A size out of range: a regular file's becomes the end of its last mapped
+ * block (the bytes of the last block past the real end read as data), a
+ * directory's the buckets it maps when they are whole.
+ */
+static bool mend_size(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip)
+{
+	struct walk w = { .c = c, .slot = slot };
+
+	if ((!S_ISREG(ip->mode) && !S_ISDIR(ip->mode)) || ip->ext_depth > PFS_MAX_TREE_DEPTH ||
+	    ip->ext_count > PFS_INLINE_EXTENTS || walk_tree(&w, ip) != 0)
+		return false;
+	if (S_ISDIR(ip->mode) && !dir_mapped_whole(&w))
+		return false;
+	return fix_u64(c, &ip->size, w.prev_end << PFS_BLOCK_SHIFT);
+}
+
+/*
+ * A depth or count out of range: the first (depth, count) under which the
+ * inline entries form a sound tree, the largest count first. Not a guess the
+ * tree walk has not confirmed.
+ */
+static bool mend_ext_root(struct chk *c, struct pfs_inode_pm *ip)
+{
+	unsigned max = ip->ext_count < PFS_INLINE_EXTENTS ? ip->ext_count : PFS_INLINE_EXTENTS;
+	struct pfs_inode_pm t = *ip;
+
+	for (uint16_t d = 0; d <= PFS_MAX_TREE_DEPTH; d++) {
+		if (ip->ext_depth <= PFS_MAX_TREE_DEPTH && d != ip->ext_depth)
+			continue;
+		for (uint16_t n = (uint16_t)(ip->ext_count > PFS_INLINE_EXTENTS ?
+				PFS_INLINE_EXTENTS : max); n >= 1; n--) {
+			struct walk w = { .c = c };
+			uint16_t v[2] = { d, n };
+
+			t.ext_depth = d;
+			t.ext_count = n;
+			if (walk_tree(&w, &t) != 0)
+				continue;
+			return fix_set(c, &ip->ext_depth, v, sizeof(v));
+		}
+	}
+	return false;
+}
+
 /*
  * Fields of an unsound inode that can be mended without guessing: an xattr
  * block outside the data area (dropped), a directory parent out of range (the
@@ -667,6 +729,26 @@ static bool mend_inode(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, ch
 		fixed = fix_u64(c, &ip->xattr_blk, 0);
 		problem(c, obj, fixed, "xattr block %llu outside the data area%s",
 			(unsigned long long)old, fixed ? " (dropped)" : "");
+		if (!fixed)
+			return false;
+	}
+	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS) {
+		unsigned depth = ip->ext_depth, count = ip->ext_count;
+
+		fixed = mend_ext_root(c, ip);
+		problem(c, obj, fixed, "bad extent root (depth %u, count %u)%s", depth, count,
+			fixed ? " (set to the depth and count its entries form a sound tree with)"
+			: "");
+		if (!fixed)
+			return false;
+	}
+	if (ip->size > PFS_MAX_FILE_SIZE || (S_ISDIR(ip->mode) && !dir_size_ok(ip->size))) {
+		uint64_t old = ip->size;
+
+		fixed = mend_size(c, slot, ip);
+		problem(c, obj, fixed, "size %llu impossible for this file%s",
+			(unsigned long long)old, fixed ? " (set to the end of the blocks it maps)"
+			: "");
 		if (!fixed)
 			return false;
 	}
@@ -720,19 +802,45 @@ static int salvage_tree(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, c
 }
 
 /* What each file type may hold. */
-static void check_shape(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip,
+/* A symlink's length from its target block: the bytes before the first NUL. */
+static uint64_t symlink_len(struct chk *c, const struct pfs_inode_pm *ip)
+{
+	uint64_t pblk = 0, run;
+
+	if (pfs_ext_map(c->fs, ip, 0, 1, &pblk, &run) || !pblk)
+		return 0;
+	return strnlen(pfs_blk(c->fs, pblk), PFS_SYMLINK_MAX);
+}
+
+static void check_shape(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip,
 			const struct walk *w)
 {
-	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT, len;
 	char obj[OBJ_MAX];
+	bool fixed;
 
 	inode_obj(obj, slot);
-	if (S_ISDIR(ip->mode) && w->prev_end > nb)
+	if (S_ISDIR(ip->mode) && w->prev_end > nb && dir_mapped_whole(w) &&
+	    !(c->iflags[slot] & IF_SHARED)) {
+		fixed = fix_u64(c, &ip->size, w->prev_end << PFS_BLOCK_SHIFT);
+		problem(c, obj, fixed, "directory maps %llu buckets but its size says %llu%s",
+			(unsigned long long)w->prev_end, (unsigned long long)nb,
+			fixed ? " (size set to the buckets it maps)" : "");
+	} else if (S_ISDIR(ip->mode) && w->prev_end > nb && slot == PFS_ROOT_SLOT && c->fix) {
+		/* reported by check_root(), which makes the root again */
+		c->root_bad = true;
+	} else if (S_ISDIR(ip->mode) && w->prev_end > nb) {
 		problem(c, obj, false, "directory maps blocks past its %llu buckets",
 			(unsigned long long)nb);
-	if (S_ISLNK(ip->mode) && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX))
-		problem(c, obj, false, "symlink length %llu out of range",
-			(unsigned long long)ip->size);
+	}
+	if (S_ISLNK(ip->mode) && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX)) {
+		uint64_t old = ip->size;
+
+		len = symlink_len(c, ip);
+		fixed = len && fix_u64(c, &ip->size, len);
+		problem(c, obj, fixed, "symlink length %llu out of range%s",
+			(unsigned long long)old, fixed ? " (set to the target's length)" : "");
+	}
 	else if (S_ISLNK(ip->mode) && (w->data == 0 || w->first_lblk != 0))
 		problem(c, obj, false, "symlink target block is not mapped");
 	if (!S_ISREG(ip->mode) && !S_ISDIR(ip->mode) && !S_ISLNK(ip->mode) &&
@@ -1465,6 +1573,10 @@ static void scan_dir(struct chk *c, uint32_t slot)
 	}
 	if (ds.count)
 		c->iflags[slot] |= IF_HASENT;
+	if (bad && slot == PFS_ROOT_SLOT && c->fix) {
+		c->iflags[slot] |= IF_DIRBAD; /* check_root() makes the root again */
+		return;
+	}
 	if (bad) {
 		c->iflags[slot] |= IF_DIRBAD;
 		problem(c, inode_obj(obj, slot), false, "%llu of %llu directory buckets are "
@@ -1572,6 +1684,7 @@ static void check_inode_bitmap(struct chk *c)
 struct runs {
 	const char *what;
 	bool repaired;
+	bool kept;                     /* a consequence of another problem: a note */
 	uint64_t start, len;           /* current run, in bits */
 	uint64_t nruns, nblocks;
 };
@@ -1589,7 +1702,11 @@ static void runs_flush(struct chk *c, struct runs *r)
 		else
 			snprintf(obj, sizeof(obj), "blocks %llu-%llu", (unsigned long long)first,
 				 (unsigned long long)(first + r->len - 1));
-		problem(c, obj, r->repaired, "%s", r->what);
+		/* kept for an unreadable inode, which is the problem reported */
+		if (r->kept)
+			note(c, obj, "%s", r->what);
+		else
+			problem(c, obj, r->repaired, "%s", r->what);
 	}
 	r->nblocks += r->len;
 	r->len = 0;
@@ -1614,7 +1731,11 @@ static void runs_feed(struct chk *c, struct runs *r, uint64_t w, uint64_t bits)
 static void runs_end(struct chk *c, struct runs *r)
 {
 	runs_flush(c, r);
-	if (r->nruns > RUNS_MAX)
+	if (r->nruns > RUNS_MAX && r->kept)
+		note(c, "block bitmap", "%llu more runs of blocks %s (%llu blocks in all)",
+		     (unsigned long long)(r->nruns - RUNS_MAX), r->what,
+		     (unsigned long long)r->nblocks);
+	else if (r->nruns > RUNS_MAX)
 		problem(c, "block bitmap", r->repaired, "%llu more runs of blocks %s (%llu "
 			"blocks in all)", (unsigned long long)(r->nruns - RUNS_MAX), r->what,
 			(unsigned long long)r->nblocks);
@@ -1673,9 +1794,11 @@ static int check_block_bitmap(struct chk *c)
 	fixed = fix_block_bitmap(c, clear_leaks);
 	leaked.repaired = fixed && clear_leaks;
 	missing.repaired = fixed;
-	if (!clear_leaks)
+	if (!clear_leaks) {
 		leaked.what = "marked used but owned by nothing (kept: an unreadable inode may "
 			      "hold them)";
+		leaked.kept = true;
+	}
 	for (uint64_t w = 0; w < c->nwords; w++) {
 		uint64_t marked = orig[w] & valid_mask(w, nbits);
 
@@ -2127,7 +2250,7 @@ static void check_root(struct chk *c)
 			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if (!(f & IF_DIR))
 		problem(c, obj, false, "the root is not a directory (mode 0%o)", ip->mode);
-	else if (!(f & IF_VALID) || (f & IF_DIRBAD))
+	else if (!(f & IF_VALID) || (f & IF_DIRBAD) || c->root_bad)
 		problem(c, obj, root_remake(c), "the root directory is unreadable%s",
 			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if ((f & IF_VALID) && ip->parent != PFS_ROOT_SLOT)
