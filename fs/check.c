@@ -59,6 +59,8 @@ enum {
 	IF_ADOPT  = 0x800,             /* a candidate a live entry names: in use */
 	IF_SALV   = 0x1000,            /* unsound extent tree, its sound part kept */
 	IF_BADMODE = 0x2000,           /* mode unknown: a directory entry may tell (pass 4) */
+	IF_CLONED = 0x4000,            /* its copies of blocks others hold were made */
+	IF_CLONEFAIL = 0x8000,         /* needed copies but could not get them */
 };
 
 struct chk {
@@ -84,6 +86,7 @@ struct chk {
 	uint64_t *csum_bad;            /* bitmap blocks whose checksum failed before repairs */
 	struct salvage *salv;          /* unsound extent trees to rebuild */
 	size_t nsalv, salv_cap;
+	struct claims *claims;         /* pass 3b: who holds the blocks held twice */
 	struct readd *readd;           /* misplaced names to insert again */
 	size_t nreadd, readd_cap;
 	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
@@ -1092,6 +1095,16 @@ static bool same_owners(const struct claims *cl, size_t a, size_t an, size_t b, 
 	return true;
 }
 
+/* Every claimant but the first (the keeper) got its own copy. */
+static bool group_cloned(const struct chk *c, const struct claims *cl, size_t g, size_t gn)
+{
+	for (size_t k = 1; k < gn; k++)
+		if (cl->v[g + k].slot == cl->v[g + k - 1].slot ||
+		    !(c->iflags[cl->v[g + k].slot] & IF_CLONED))
+			return false;
+	return c->fix && gn > 1;
+}
+
 static void report_claims(struct chk *c, const struct claims *cl, size_t g, size_t gn,
 			  uint64_t last, uint64_t *nlines)
 {
@@ -1116,6 +1129,9 @@ static void report_claims(struct chk *c, const struct claims *cl, size_t g, size
 			"is unreadable", cl->v[g].slot);
 	else if (gn == 2 && cl->v[g].slot == cl->v[g + 1].slot)
 		problem(c, obj, false, "claimed twice by inode %u", cl->v[g].slot);
+	else if (group_cloned(c, cl, g, gn))
+		problem(c, obj, true, "claimed by%s (inode %u keeps them, the others got their "
+			"own copies)", who, cl->v[g].slot);
 	else
 		problem(c, obj, false, "claimed by%s", who);
 }
@@ -1161,12 +1177,19 @@ static int find_owners(struct chk *c)
 		if (c->iflags[s] & IF_VALID)
 			rc = walk_tree(&w, pfs_inode_at(c->fs, (uint32_t)s));
 	}
-	if (!rc) {
-		qsort(cl.v, cl.n, sizeof(*cl.v), claim_cmp);
-		report_dups(c, &cl);
+	if (rc < 0) {
+		free(cl.v);
+		return rc;
 	}
-	free(cl.v);
-	return rc < 0 ? rc : 0;
+	qsort(cl.v, cl.n, sizeof(*cl.v), claim_cmp);
+	/* reported after pass 5, with the copies made (resolve_dups) */
+	c->claims = malloc(sizeof(*c->claims));
+	if (!c->claims) {
+		free(cl.v);
+		return -ENOMEM;
+	}
+	*c->claims = cl;
+	return 0;
 }
 
 /* ---- pass 3c: block counts ---- */
@@ -1816,6 +1839,163 @@ static int check_block_bitmap(struct chk *c)
 	return 0;
 }
 
+/* ---- pass 5d: blocks claimed twice: the first claimant keeps, the others copy ---- */
+
+/* The slot that keeps pblk (the lowest claimant), or 0 when it is not held twice. */
+static uint32_t keeper_of(const struct chk *c, uint64_t pblk)
+{
+	const struct claims *cl = c->claims;
+	size_t lo = 0, hi = cl->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cl->v[mid].pblk < pblk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < cl->n && cl->v[lo].pblk == pblk ? cl->v[lo].slot : 0;
+}
+
+static bool must_copy(const struct chk *c, uint32_t slot, uint64_t pblk)
+{
+	uint32_t k = keeper_of(c, pblk);
+
+	return k && k != slot;
+}
+
+/* Fresh copies of [pblk, pblk+len) (unreachable until the commit), as extents. */
+static int copy_run(struct pfs_tx *tx, uint64_t lblk, uint64_t pblk, uint64_t len,
+		    struct pfs_extvec *out)
+{
+	struct pfs_fs *fs = tx->fs;
+
+	while (len > 0) {
+		uint64_t npblk, got;
+		int rc = pfs_alloc_blocks(tx, len, 0, &npblk, &got);
+
+		if (rc)
+			return rc;
+		pfs_pm_copy(fs->pm, pfs_blk(fs, npblk), pfs_blk(fs, pblk), got << PFS_BLOCK_SHIFT);
+		rc = pfs_extvec_push(out, lblk, npblk, got);
+		if (rc)
+			return rc;
+		lblk += got;
+		pblk += got;
+		len -= got;
+	}
+	return 0;
+}
+
+/* One extent, split into runs it keeps and runs it copies. */
+static int copy_extent(struct chk *c, struct pfs_tx *tx, uint32_t slot,
+		       const struct pfs_extent_pm *e, struct pfs_extvec *out, bool *copied)
+{
+	for (uint64_t i = 0; i < e->len;) {
+		bool copy = must_copy(c, slot, e->pblk + i);
+		uint64_t j = i + 1;
+		int rc;
+
+		while (j < e->len && must_copy(c, slot, e->pblk + j) == copy)
+			j++;
+		if (copy) {
+			rc = copy_run(tx, e->lblk + i, e->pblk + i, j - i, out);
+			*copied = true;
+		} else {
+			rc = pfs_extvec_push(out, e->lblk + i, e->pblk + i, j - i);
+		}
+		if (rc)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+static int copy_xattr_block(struct chk *c, struct pfs_tx *tx, struct pfs_inode_pm *ip,
+			    uint32_t slot, bool *copied)
+{
+	uint64_t npblk, got;
+	int rc;
+
+	if (!ip->xattr_blk || !must_copy(c, slot, ip->xattr_blk))
+		return 0;
+	rc = pfs_alloc_blocks(tx, 1, 0, &npblk, &got);
+	if (rc)
+		return rc;
+	pfs_pm_copy(c->fs->pm, pfs_blk(c->fs, npblk), pfs_blk(c->fs, ip->xattr_blk),
+		    PFS_BLOCK_SIZE);
+	*copied = true;
+	return pfs_tx_set_u64(tx, &ip->xattr_blk, npblk);
+}
+
+/* The inode's tree rebuilt over its own copies of the blocks others keep. */
+static int copy_shared(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct pfs_extvec old = { 0 }, nodes = { 0 }, neu = { 0 };
+	struct walk w = { .c = c, .slot = slot };
+	bool copied = false;
+	struct pfs_tx *tx;
+	int rc = pfs_ext_collect(c->fs, ip, &old);
+
+	if (!rc)
+		rc = pfs_ext_nodes(c->fs, ip, &nodes);
+	for (size_t i = 0; !rc && i < nodes.n; i++)
+		if (keeper_of(c, nodes.v[i].pblk))
+			rc = -EBUSY; /* a tree node held twice: not copied */
+	if (rc)
+		goto out;
+	rc = fix_begin(c, &tx);
+	if (rc)
+		goto out;
+	for (size_t i = 0; !rc && i < old.n; i++)
+		rc = copy_extent(c, tx, slot, &old.v[i], &neu, &copied);
+	if (!rc)
+		rc = copy_xattr_block(c, tx, ip, slot, &copied);
+	/* the copies are durable before the commit makes them reachable */
+	pfs_pm_drain(c->fs->pm);
+	if (!rc && copied)
+		rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc && copied)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc && copied)
+		rc = pfs_ext_rebuild(tx, ip, &neu);
+	for (size_t i = 0; !rc && copied && i < nodes.n; i++)
+		rc = pfs_tx_free_later(tx, nodes.v[i].pblk, 1);
+	if (!rc && copied)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc && copied)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	rc = pfs_tx_end(tx, rc);
+out:
+	pfs_extvec_free(&old);
+	pfs_extvec_free(&nodes);
+	pfs_extvec_free(&neu);
+	return rc;
+}
+
+static void resolve_dups(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	if (!c->claims)
+		return;
+	for (uint64_t s = PFS_ROOT_SLOT; c->fix && s < c->fs->sb.inode_count; s++) {
+		uint16_t f = c->iflags[s];
+		int rc;
+
+		if ((f & (IF_SHARED | IF_VALID | IF_SALV)) != (IF_SHARED | IF_VALID))
+			continue;
+		rc = copy_shared(c, (uint32_t)s);
+		c->iflags[s] |= rc ? IF_CLONEFAIL : IF_CLONED;
+		if (rc)
+			problem(c, inode_obj(obj, (uint32_t)s), false, "copying the blocks it "
+				"shares failed: %s", strerror(-rc));
+	}
+	report_dups(c, c->claims);
+}
+
 /* ---- pass 5b: salvaged extent trees rebuilt ---- */
 
 /* The tree rebuilt from its sound extents; the old sound nodes freed. */
@@ -2412,6 +2592,9 @@ static void chk_free(struct chk *c)
 	}
 	free(c->salv);
 	free(c->readd);
+	if (c->claims)
+		free(c->claims->v);
+	free(c->claims);
 }
 
 static int chk_run(struct chk *c)
@@ -2448,6 +2631,7 @@ static int chk_run(struct chk *c)
 		return rc;
 	check_bmap_csums(c);
 	salvage_trees(c);
+	resolve_dups(c);
 	readd_entries(c);
 	chk_step_done(c, "bitmaps");
 	check_orphans(c);
