@@ -398,41 +398,14 @@ static void check_state(struct chk *c)
 
 static bool mode_ok(uint32_t mode)
 {
-	switch (mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-		return true;
-	default:
-		return false;
-	}
+	return pfs_inode_mode_ok(mode);
 }
 
-/* The rules of pfs_inode_validate(), with a reason. */
+/* The rules of pfs_inode_validate() (fs/inode.c), with a reason. */
 static bool inode_sound(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
 			size_t len)
 {
-	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
-
-	if (!mode_ok(ip->mode))
-		snprintf(why, len, "bad mode 0%o", ip->mode);
-	else if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS)
-		snprintf(why, len, "bad extent root (depth %u, count %u)", ip->ext_depth,
-			 ip->ext_count);
-	else if (ip->size > PFS_MAX_FILE_SIZE)
-		snprintf(why, len, "size %llu beyond the maximum", (unsigned long long)ip->size);
-	else if (S_ISDIR(ip->mode) && (nb == 0 || (ip->size & (PFS_BLOCK_SIZE - 1)) ||
-				       (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS))
-		snprintf(why, len, "directory size %llu is not a power-of-two number of blocks",
-			 (unsigned long long)ip->size);
-	else if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= fs->sb.inode_count))
-		snprintf(why, len, "directory parent %llu out of range",
-			 (unsigned long long)ip->parent);
-	else if (ip->xattr_blk && !pfs_blk_is_data(fs, ip->xattr_blk, 1))
-		snprintf(why, len, "xattr block %llu outside the data area",
-			 (unsigned long long)ip->xattr_blk);
-	else
-		return true;
-	return false;
+	return pfs_inode_check(fs, ip, why, len);
 }
 
 struct walk;

@@ -170,6 +170,10 @@ bool pfs_slot_in_use(const struct pfs_fs *fs, uint32_t slot);
 int pfs_inode_get(struct pfs_fs *fs, uint64_t ino, struct pfs_inode_pm **out);
 struct pfs_inode_pm *pfs_inode_at(const struct pfs_fs *fs, uint32_t slot);
 uint64_t pfs_inode_ino(const struct pfs_fs *fs, const struct pfs_inode_pm *ip);
+bool pfs_inode_mode_ok(uint32_t mode);
+/* false: why says which rule the inode breaks (shared by mount and fsck). */
+bool pfs_inode_check(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
+		     size_t len);
 int pfs_inode_validate(struct pfs_fs *fs, const struct pfs_inode_pm *ip);
 void pfs_inode_fill_attr(const struct pfs_fs *fs, const struct pfs_inode_pm *ip,
 			 struct pfs_attr *out);
