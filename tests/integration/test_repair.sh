@@ -151,6 +151,27 @@ done
 echo "# area     mode  files kept/expected"
 sed 's/^/# /' "$TABLE"
 
+# ---- a damaged block bitmap is never used at run time (finding 3) ----
+
+cp --sparse=always "$GOLD" "$IMG"
+"$DAMAGE" "$IMG" bbitmap zero 1 >/dev/null
+require "mount an image whose block bitmap was zeroed" pfs_mount
+check_err "a new file cannot take blocks the damaged bitmap calls free" \
+	"Structure needs cleaning" bash -c 'head -c 100000 /dev/urandom >"$1/new"' _ "$P"
+check_err "the mount is read-only from then on" "Read-only" touch "$P/another"
+manifest "$P" >"$SCRATCH/got"
+check "and every file is intact" bash -c '! grep -v -x -F -f "$1" "$2" | grep -q .' _ \
+	"$SCRATCH/got" "$WANT"
+require "unmount" pfs_umount
+check_rc 1 "fsck -y rebuilds the bitmap from the inodes (exit 1)" "$FSCK" -y "$IMG"
+check_rc 0 "fsck -n then finds it clean" "$FSCK" -n "$IMG"
+require "mount again" pfs_mount
+check "a new file gets blocks of its own" bash -c 'head -c 100000 /dev/urandom >"$1/new2"' _ "$P"
+manifest "$P" >"$SCRATCH/got"
+check "and every old file is still intact" bash -c '! grep -v -x -F -f "$1" "$2" | grep -q .' \
+	_ "$SCRATCH/got" "$WANT"
+require "unmount" pfs_umount
+
 # ---- random damage ----
 
 unrepaired=0
