@@ -91,7 +91,8 @@ struct chk {
 	size_t nreadd, readd_cap;
 	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
 	bool lf_failed;                /* lost+found cannot be found or made */
-	bool root_bad;                 /* the root maps blocks past its buckets */
+	struct remap *remap;           /* directories whose buckets are to be laid out again */
+	size_t nremap, remap_cap;
 };
 
 /* ---- reporting ---- */
@@ -613,6 +614,31 @@ static void check_xattr_block(struct chk *c, uint32_t slot, struct pfs_inode_pm 
 			"dropped, data kept)" : "");
 }
 
+/* ---- directories laid out again (after pass 5, which they allocate after) ---- */
+
+struct remap {
+	uint32_t slot;
+	uint64_t bad, first_bad;       /* buckets unmapped or corrupt */
+	const char *why;
+};
+
+static void remap_push(struct chk *c, uint32_t slot, uint64_t bad, uint64_t first_bad,
+		       const char *why)
+{
+	for (size_t i = 0; i < c->nremap; i++) {
+		if (c->remap[i].slot == slot) {
+			if (bad) {
+				c->remap[i].bad = bad;
+				c->remap[i].first_bad = first_bad;
+			}
+			return;
+		}
+	}
+	if (pfs_array_reserve(&c->remap, &c->remap_cap, c->nremap + 1, sizeof(*c->remap)))
+		return;
+	c->remap[c->nremap++] = (struct remap){ slot, bad, first_bad, why };
+}
+
 /* A directory whose mapped blocks 0..E-1 have no hole and E is a power of two. */
 static bool dir_mapped_whole(const struct walk *w)
 {
@@ -802,9 +828,9 @@ static void check_shape(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip,
 		problem(c, obj, fixed, "directory maps %llu buckets but its size says %llu%s",
 			(unsigned long long)w->prev_end, (unsigned long long)nb,
 			fixed ? " (size set to the buckets it maps)" : "");
-	} else if (S_ISDIR(ip->mode) && w->prev_end > nb && slot == PFS_ROOT_SLOT && c->fix) {
-		/* reported by check_root(), which makes the root again */
-		c->root_bad = true;
+	} else if (S_ISDIR(ip->mode) && w->prev_end > nb && c->fix &&
+		   !(c->iflags[slot] & IF_SHARED)) {
+		remap_push(c, slot, 0, 0, "maps blocks past its buckets");
 	} else if (S_ISDIR(ip->mode) && w->prev_end > nb) {
 		problem(c, obj, false, "directory maps blocks past its %llu buckets",
 			(unsigned long long)nb);
@@ -1569,8 +1595,9 @@ static void scan_dir(struct chk *c, uint32_t slot)
 	}
 	if (ds.count)
 		c->iflags[slot] |= IF_HASENT;
-	if (bad && slot == PFS_ROOT_SLOT && c->fix) {
-		c->iflags[slot] |= IF_DIRBAD; /* check_root() makes the root again */
+	if (bad && ds.fix) {
+		c->iflags[slot] |= IF_DIRBAD; /* remap_dirs() lays its buckets out again */
+		remap_push(c, slot, bad, first_bad, NULL);
 		return;
 	}
 	if (bad) {
@@ -1818,7 +1845,7 @@ static int check_block_bitmap(struct chk *c)
 static uint32_t keeper_of(const struct chk *c, uint64_t pblk)
 {
 	const struct claims *cl = c->claims;
-	size_t lo = 0, hi = cl->n;
+	size_t n = cl ? cl->n : 0, lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -1828,7 +1855,7 @@ static uint32_t keeper_of(const struct chk *c, uint64_t pblk)
 		else
 			hi = mid;
 	}
-	return lo < cl->n && cl->v[lo].pblk == pblk ? cl->v[lo].slot : 0;
+	return lo < n && cl->v[lo].pblk == pblk ? cl->v[lo].slot : 0;
 }
 
 static bool must_copy(const struct chk *c, uint32_t slot, uint64_t pblk)
@@ -1967,6 +1994,149 @@ static void resolve_dups(struct chk *c)
 				"shares failed: %s", strerror(-rc));
 	}
 	report_dups(c, c->claims);
+}
+
+/* The bucket blocks of a directory, file block i at map[i] (0: a hole). */
+static int bucket_map(struct chk *c, struct pfs_inode_pm *ip, uint64_t nb, uint64_t *map,
+		      struct pfs_tx *tx)
+{
+	struct pfs_extvec old = { 0 };
+	int rc = pfs_ext_collect(c->fs, ip, &old);
+
+	for (size_t i = 0; !rc && i < old.n; i++) {
+		const struct pfs_extent_pm *e = &old.v[i];
+
+		for (uint64_t k = 0; !rc && k < e->len; k++) {
+			uint64_t pblk = e->pblk + k;
+
+			if (e->lblk + k < nb)
+				map[e->lblk + k] = pblk;
+			else if (!keeper_of(c, pblk))
+				rc = pfs_tx_free_later(tx, pblk, 1);
+		}
+	}
+	pfs_extvec_free(&old);
+	return rc;
+}
+
+/* Holes get fresh empty buckets; buckets that fail validation are emptied. */
+static int bucket_fill(struct chk *c, struct pfs_tx *tx, uint64_t nb, uint64_t *map)
+{
+	struct pfs_bucket_hdr_pm h = { .magic = PFS_BUCKET_MAGIC };
+	int rc = 0;
+
+	for (uint64_t i = 0; !rc && i < nb; i++) {
+		uint64_t got;
+
+		if (map[i]) {
+			if (pfs_dir_bucket_validate(c->fs, pfs_blk(c->fs, map[i])))
+				rc = pfs_tx_set(tx, pfs_blk(c->fs, map[i]), &h, sizeof(h));
+			continue;
+		}
+		rc = pfs_alloc_blocks(tx, 1, 0, &map[i], &got);
+		if (!rc)
+			pfs_pm_copy(c->fs->pm, pfs_blk(c->fs, map[i]), &h, sizeof(h));
+	}
+	return rc;
+}
+
+/* Entry count and link count from the buckets as they are now. */
+static int dir_recount(struct chk *c, struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t nb)
+{
+	uint64_t n = 0;
+	uint32_t subdirs = 0;
+	int rc;
+
+	for (uint64_t i = 0; i < nb; i++) {
+		struct pfs_bucket_hdr_pm *b;
+		const char *p;
+
+		rc = pfs_dir_bucket(c->fs, ip, i, &b);
+		if (rc)
+			return rc;
+		p = (const char *)(b + 1);
+		for (uint32_t off = 0; off < b->used; n++) {
+			const struct pfs_dirent_pm *de = (const void *)(p + off);
+			uint32_t t = PFS_SLOT(de->ino);
+
+			if (t < c->fs->sb.inode_count && (c->iflags[t] & IF_DIR))
+				subdirs++;
+			off += de->rec_len;
+		}
+	}
+	rc = pfs_tx_set_u64(tx, &ip->nentries, n);
+	if (!rc)
+		rc = pfs_tx_set_u32(tx, &ip->nlink, 2 + subdirs);
+	return rc;
+}
+
+static int remap_dir(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+	uint64_t *map = calloc(nb, sizeof(*map));
+	struct pfs_extvec nodes = { 0 }, neu = { 0 };
+	struct walk w = { .c = c, .slot = slot };
+	struct pfs_tx *tx;
+	int rc = map ? pfs_ext_nodes(c->fs, ip, &nodes) : -ENOMEM;
+
+	if (!rc)
+		rc = fix_begin(c, &tx);
+	if (rc)
+		goto out;
+	rc = bucket_map(c, ip, nb, map, tx);
+	if (!rc)
+		rc = bucket_fill(c, tx, nb, map);
+	/* the fresh buckets are durable before the commit makes them reachable */
+	pfs_pm_drain(c->fs->pm);
+	for (uint64_t i = 0; !rc && i < nb; i++)
+		rc = pfs_extvec_push(&neu, i, map[i], 1);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc)
+		rc = pfs_ext_rebuild(tx, ip, &neu);
+	for (size_t i = 0; !rc && i < nodes.n; i++)
+		rc = pfs_tx_free_later(tx, nodes.v[i].pblk, 1);
+	if (!rc)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	if (!rc)
+		rc = dir_recount(c, tx, ip, nb);
+	rc = pfs_tx_end(tx, rc);
+out:
+	free(map);
+	pfs_extvec_free(&nodes);
+	pfs_extvec_free(&neu);
+	return rc;
+}
+
+static void remap_dirs(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nremap; i++) {
+		const struct remap *r = &c->remap[i];
+		int rc = remap_dir(c, r->slot);
+		const char *done = rc ? "" : " (laid out again: missing and corrupt buckets "
+					    "made empty, blocks past them dropped; the inodes "
+					    "they named go to lost+found)";
+
+		inode_obj(obj, r->slot);
+		if (r->bad)
+			problem(c, obj, rc == 0, "%llu directory buckets are unmapped or corrupt "
+				"(the first is bucket %llu)%s", (unsigned long long)r->bad,
+				(unsigned long long)r->first_bad, done);
+		else
+			problem(c, obj, rc == 0, "directory %s%s", r->why, done);
+		if (rc)
+			problem(c, obj, false, "laying out the directory again failed: %s",
+				strerror(-rc));
+		else
+			c->iflags[r->slot] &= (uint16_t)~IF_DIRBAD;
+	}
 }
 
 /* ---- pass 5b: salvaged extent trees rebuilt ---- */
@@ -2403,7 +2573,7 @@ static void check_root(struct chk *c)
 			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if (!(f & IF_DIR))
 		problem(c, obj, false, "the root is not a directory (mode 0%o)", ip->mode);
-	else if (!(f & IF_VALID) || (f & IF_DIRBAD) || c->root_bad)
+	else if (!(f & IF_VALID) || (f & IF_DIRBAD))
 		problem(c, obj, root_remake(c), "the root directory is unreadable%s",
 			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if ((f & IF_VALID) && ip->parent != PFS_ROOT_SLOT)
@@ -2565,6 +2735,7 @@ static void chk_free(struct chk *c)
 	}
 	free(c->salv);
 	free(c->readd);
+	free(c->remap);
 	if (c->claims)
 		free(c->claims->v);
 	free(c->claims);
@@ -2605,6 +2776,7 @@ static int chk_run(struct chk *c)
 	check_bmap_csums(c);
 	salvage_trees(c);
 	resolve_dups(c);
+	remap_dirs(c);
 	readd_entries(c);
 	chk_step_done(c, "bitmaps");
 	check_orphans(c);

@@ -4,9 +4,8 @@
 
 static void count_report(void *arg, const char *object, const char *problem, bool repaired)
 {
-	(void)object;
-	(void)problem;
-	(void)repaired;
+	if (getenv("PFS_TEST_VERBOSE"))
+		fprintf(stderr, "%s: %s%s\n", object, problem, repaired ? " [fixed]" : "");
 	(*(unsigned *)arg)++;
 }
 
@@ -412,6 +411,26 @@ static void test_check_makes_a_zeroed_root_again_and_moves_its_children(void **s
 	fx_free(f);
 }
 
+static void test_check_lays_out_a_directory_with_an_unmapped_bucket_again(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t d = fx_mkdir(f, f->root, "d"), a = fx_create(f, d, "a"), lf;
+	struct pfs_attr at;
+	char name[32];
+
+	/* bucket 0's extent now says file block 5: bucket 0 unmapped, a block past the end */
+	pfs_inode_at(f->fs, PFS_SLOT(d))->ext[0].lblk = 5;
+	repair_then_clean(f);
+	assert_int_equal(pfs_lookup(f->fs, f->root, "lost+found", &at), 0);
+	lf = at.ino;
+	snprintf(name, sizeof(name), "#%u", PFS_SLOT(a));
+	assert_int_equal(pfs_lookup(f->fs, lf, name, &at), 0);
+	assert_int_equal(at.ino, a);
+	fx_create(f, d, "b");
+	assert_int_equal(check_now(f, 0).problems, 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_check_rebuilds_an_extent_tree_from_its_sound_nodes),
 		cmocka_unit_test(test_check_drops_a_zeroed_xattr_block_and_keeps_the_data),
 		cmocka_unit_test(test_check_makes_a_zeroed_root_again_and_moves_its_children),
+		cmocka_unit_test(test_check_lays_out_a_directory_with_an_unmapped_bucket_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
