@@ -38,10 +38,14 @@ bool pfs_slot_in_use(const struct pfs_fs *fs, uint32_t slot)
 /* Sets or clears bits [bit, bit+n) in a journalled bitmap. */
 static int bits_update(struct pfs_tx *tx, uint64_t *map, uint64_t bit, uint64_t n, bool set)
 {
-	/* one undo record for the whole word range instead of one per word */
-	int rc = pfs_tx_add(tx, &map[bit / WORD_BITS],
-			    ((bit + n - 1) / WORD_BITS - bit / WORD_BITS + 1) * 8);
+	uint64_t *first = &map[bit / WORD_BITS];
+	size_t bytes = ((bit + n - 1) / WORD_BITS - bit / WORD_BITS + 1) * 8;
+	/* never change a block whose checksum says it lies (fs/bmap.c) */
+	int rc = pfs_bmap_verify(tx->fs, first, bytes);
 
+	/* one undo record for the whole word range instead of one per word */
+	if (!rc)
+		rc = pfs_tx_add(tx, first, bytes);
 	if (rc)
 		return rc;
 	while (n > 0) {
@@ -59,7 +63,7 @@ static int bits_update(struct pfs_tx *tx, uint64_t *map, uint64_t bit, uint64_t 
 		bit += k;
 		n -= k;
 	}
-	return 0;
+	return pfs_bmap_reseal(tx, first, bytes);
 }
 
 /* Length of the free run starting at bit, up to max. */

@@ -8,11 +8,13 @@
  *   2. journal header, an interrupted transaction (rolled back as mount would),
  *      state block
  *   3. every in-use inode slot: fields, extent tree, xattr block; each block
- *      it holds is marked in a DRAM bitmap (3b: owners of blocks claimed
- *      twice; 3c: block counts)
+ *      it holds is marked in a DRAM bitmap (3a: sound inodes whose bitmap bit
+ *      is clear but which a live directory entry names are in use too; 3b:
+ *      owners of blocks claimed twice; 3c: block counts)
  *   4. every directory: buckets, entries (hash, bucket, duplicates, target,
  *      type), entry count, link count; counts the names of every inode
- *   5. bitmaps against what the inodes hold, and the free counts
+ *   5. bitmaps rebuilt from what the inodes hold (never the other way
+ *      round), their checksums, and the free counts
  *   6. the orphan list
  *   7. link counts, parents, inodes no directory names
  *   8. directories not connected to the root (loops)
@@ -53,6 +55,12 @@ enum {
 	IF_DIRBAD = 0x080,             /* directory with unreadable buckets */
 	IF_REACH  = 0x100,             /* connected to the root */
 	IF_LOOP   = 0x200,             /* not connected to the root */
+	IF_CAND   = 0x400,             /* bit clear, but a sound inode (pass 3a) */
+	IF_ADOPT  = 0x800,             /* a candidate a live entry names: in use */
+	IF_SALV   = 0x1000,            /* unsound extent tree, its sound part kept */
+	IF_BADMODE = 0x2000,           /* mode unknown: a directory entry may tell (pass 4) */
+	IF_CLONED = 0x4000,            /* its copies of blocks others hold were made */
+	IF_CLONEFAIL = 0x8000,         /* needed copies but could not get them */
 };
 
 struct chk {
@@ -74,6 +82,17 @@ struct chk {
 	uint16_t *iflags;              /* per slot: IF_* */
 	bool blocks_unknown;           /* an unreadable tree: do not free "leaked" blocks */
 	bool orphans_ok;               /* the orphan list is well formed */
+	uint64_t ncand;                /* slots with IF_CAND */
+	uint64_t *csum_bad;            /* bitmap blocks whose checksum failed before repairs */
+	struct salvage *salv;          /* unsound extent trees to rebuild */
+	size_t nsalv, salv_cap;
+	struct claims *claims;         /* pass 3b: who holds the blocks held twice */
+	struct readd *readd;           /* misplaced names to insert again */
+	size_t nreadd, readd_cap;
+	uint32_t lf;                   /* slot of lost+found once found or made, 0: not yet */
+	bool lf_failed;                /* lost+found cannot be found or made */
+	struct remap *remap;           /* directories whose buckets are to be laid out again */
+	size_t nremap, remap_cap;
 };
 
 /* ---- reporting ---- */
@@ -380,41 +399,14 @@ static void check_state(struct chk *c)
 
 static bool mode_ok(uint32_t mode)
 {
-	switch (mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-		return true;
-	default:
-		return false;
-	}
+	return pfs_inode_mode_ok(mode);
 }
 
-/* The rules of pfs_inode_validate(), with a reason. */
+/* The rules of pfs_inode_validate() (fs/inode.c), with a reason. */
 static bool inode_sound(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
 			size_t len)
 {
-	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
-
-	if (!mode_ok(ip->mode))
-		snprintf(why, len, "bad mode 0%o", ip->mode);
-	else if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS)
-		snprintf(why, len, "bad extent root (depth %u, count %u)", ip->ext_depth,
-			 ip->ext_count);
-	else if (ip->size > PFS_MAX_FILE_SIZE)
-		snprintf(why, len, "size %llu beyond the maximum", (unsigned long long)ip->size);
-	else if (S_ISDIR(ip->mode) && (nb == 0 || (ip->size & (PFS_BLOCK_SIZE - 1)) ||
-				       (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS))
-		snprintf(why, len, "directory size %llu is not a power-of-two number of blocks",
-			 (unsigned long long)ip->size);
-	else if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= fs->sb.inode_count))
-		snprintf(why, len, "directory parent %llu out of range",
-			 (unsigned long long)ip->parent);
-	else if (ip->xattr_blk && !pfs_blk_is_data(fs, ip->xattr_blk, 1))
-		snprintf(why, len, "xattr block %llu outside the data area",
-			 (unsigned long long)ip->xattr_blk);
-	else
-		return true;
-	return false;
+	return pfs_inode_check(fs, ip, why, len);
 }
 
 struct walk;
@@ -430,33 +422,52 @@ struct walk {
 	uint64_t first_lblk;
 	uint64_t data, nodes;          /* blocks */
 	char why[160];                 /* set when the tree is unsound */
+	bool salvage;                  /* skip what is unsound, keep the rest: */
+	struct pfs_extvec *keep;       /* the sound extents, in order */
+	struct pfs_extvec *keep_nodes; /* the sound node blocks */
+	uint64_t skipped;              /* unsound extents and nodes left out */
 };
+
+/* An unsound part: the end of the walk, or (salvaging) one part left out. */
+static int walk_bad(struct walk *w)
+{
+	if (!w->salvage)
+		return 1;
+	w->skipped++;
+	return 0;
+}
 
 static int walk_extent(struct walk *w, const struct pfs_extent_pm *e, uint64_t lo, uint64_t hi)
 {
 	const struct pfs_fs *fs = w->c->fs;
 	uint64_t end = e->lblk + e->len;
+	int rc;
 
 	if (e->len == 0 || !pfs_blk_is_data(fs, e->pblk, e->len) || end < e->lblk) {
 		snprintf(w->why, sizeof(w->why), "extent %llu+%u -> %llu is invalid",
 			 (unsigned long long)e->lblk, e->len, (unsigned long long)e->pblk);
-		return 1;
+		return walk_bad(w);
 	}
 	if (e->lblk < w->prev_end) {
 		snprintf(w->why, sizeof(w->why), "extents overlap or are unsorted at file "
 			 "block %llu", (unsigned long long)e->lblk);
-		return 1;
+		return walk_bad(w);
 	}
 	if (e->lblk < lo || end > hi) {
 		snprintf(w->why, sizeof(w->why), "extent at file block %llu lies outside its "
 			 "index range %llu-%llu, lookups miss it", (unsigned long long)e->lblk,
 			 (unsigned long long)lo, (unsigned long long)hi);
-		return 1;
+		return walk_bad(w);
 	}
 	if (w->data == 0)
 		w->first_lblk = e->lblk;
 	w->prev_end = end;
 	w->data += e->len;
+	if (w->keep) {
+		rc = pfs_extvec_push(w->keep, e->lblk, e->pblk, e->len);
+		if (rc)
+			return rc;
+	}
 	return w->visit ? w->visit(w, e->pblk, e->len) : 0;
 }
 
@@ -498,10 +509,16 @@ static int walk_level(struct walk *w, const struct pfs_extent_pm *e, unsigned co
 			rc = walk_extent(w, &e[i], lo, hi);
 		} else {
 			n = walk_node(w, e[i].pblk, level - 1);
-			if (!n)
-				return 1;
+			if (!n) {
+				rc = walk_bad(w);
+				if (rc)
+					return rc;
+				continue;
+			}
 			w->nodes++;
-			rc = w->visit ? w->visit(w, e[i].pblk, 1) : 0;
+			rc = w->keep_nodes ? pfs_extvec_push(w->keep_nodes, 0, e[i].pblk, 1) : 0;
+			if (!rc && w->visit)
+				rc = w->visit(w, e[i].pblk, 1);
 			if (!rc)
 				rc = walk_level(w, n->e, n->count, level - 1, clo, chi);
 		}
@@ -514,7 +531,12 @@ static int walk_level(struct walk *w, const struct pfs_extent_pm *e, unsigned co
 /* 0: sound; 1: unsound (w->why); < 0: error. The root is already validated. */
 static int walk_tree(struct walk *w, const struct pfs_inode_pm *ip)
 {
-	int rc = walk_level(w, ip->ext, ip->ext_count, ip->ext_depth, 0, UINT64_MAX);
+	unsigned count = ip->ext_count;
+	int rc;
+
+	if (w->salvage && count > PFS_INLINE_EXTENTS)
+		count = PFS_INLINE_EXTENTS;
+	rc = walk_level(w, ip->ext, count, ip->ext_depth, 0, UINT64_MAX);
 
 	if (rc == 0 && ip->xattr_blk && w->visit)
 		rc = w->visit(w, ip->xattr_blk, 1);
@@ -557,33 +579,270 @@ static int mark_visit(struct walk *w, uint64_t pblk, uint64_t len)
 	return 0;
 }
 
-static void check_xattr_block(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip)
+/* Drops an unreadable xattr block: the file keeps its data, loses its xattrs. */
+static bool drop_xattr_block(struct chk *c, struct pfs_inode_pm *ip)
+{
+	uint64_t bit = ip->xattr_blk - c->fs->sb.data_start;
+	struct pfs_tx *tx;
+	int rc;
+
+	if (!c->fix || fix_begin(c, &tx))
+		return false;
+	rc = pfs_tx_set_u64(tx, &ip->xattr_blk, 0);
+	if (!rc && ip->blocks)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, ip->blocks - 1);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	/* nothing holds it now: pass 5 frees it (unless another inode holds it too) */
+	if (!c->dup || !bit_test(c->dup, bit))
+		c->used[bit / WORD_BITS] &= ~(1ull << (bit % WORD_BITS));
+	return true;
+}
+
+static void check_xattr_block(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip)
 {
 	const struct pfs_xattr_hdr_pm *x;
+	uint64_t blk = ip->xattr_blk;
 	char obj[OBJ_MAX];
 
-	if (!ip->xattr_blk)
+	if (!blk)
 		return;
-	x = pfs_blk(c->fs, ip->xattr_blk);
+	x = pfs_blk(c->fs, blk);
 	if (x->magic != PFS_XATTR_MAGIC || x->used > PFS_BLOCK_SIZE - sizeof(*x))
-		problem(c, inode_obj(obj, slot), false, "xattr block %llu: bad header",
-			(unsigned long long)ip->xattr_blk);
+		problem(c, inode_obj(obj, slot), drop_xattr_block(c, ip), "xattr block %llu: bad "
+			"header%s", (unsigned long long)blk, c->fix ? " (extended attributes "
+			"dropped, data kept)" : "");
+}
+
+/* ---- directories laid out again (after pass 5, which they allocate after) ---- */
+
+struct remap {
+	uint32_t slot;
+	uint64_t bad, first_bad;       /* buckets unmapped or corrupt */
+	const char *why;
+};
+
+static void remap_push(struct chk *c, uint32_t slot, uint64_t bad, uint64_t first_bad,
+		       const char *why)
+{
+	for (size_t i = 0; i < c->nremap; i++) {
+		if (c->remap[i].slot == slot) {
+			if (bad) {
+				c->remap[i].bad = bad;
+				c->remap[i].first_bad = first_bad;
+			}
+			return;
+		}
+	}
+	if (pfs_array_reserve(&c->remap, &c->remap_cap, c->nremap + 1, sizeof(*c->remap)))
+		return;
+	c->remap[c->nremap++] = (struct remap){ slot, bad, first_bad, why };
+}
+
+/* A directory whose mapped blocks 0..E-1 have no hole and E is a power of two. */
+static bool dir_mapped_whole(const struct walk *w)
+{
+	uint64_t e = w->prev_end;
+
+	return e && w->data == e && !(e & (e - 1)) && e <= PFS_DIR_MAX_BUCKETS;
+}
+
+static bool dir_size_ok(uint64_t size)
+{
+	uint64_t nb = size >> PFS_BLOCK_SHIFT;
+
+	return nb && !(size & (PFS_BLOCK_SIZE - 1)) && !(nb & (nb - 1)) &&
+	       nb <= PFS_DIR_MAX_BUCKETS;
+}
+
+/*
+ * A size out of range: a regular file's becomes the end of its last mapped
+ * block (the bytes of the last block past the real end read as data), a
+ * directory's the buckets it maps when they are whole.
+ */
+static bool mend_size(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip)
+{
+	struct walk w = { .c = c, .slot = slot };
+
+	if ((!S_ISREG(ip->mode) && !S_ISDIR(ip->mode)) || ip->ext_depth > PFS_MAX_TREE_DEPTH ||
+	    ip->ext_count > PFS_INLINE_EXTENTS || walk_tree(&w, ip) != 0)
+		return false;
+	if (S_ISDIR(ip->mode) && !dir_mapped_whole(&w))
+		return false;
+	return fix_u64(c, &ip->size, w.prev_end << PFS_BLOCK_SHIFT);
+}
+
+/*
+ * A depth or count out of range: the first (depth, count) under which the
+ * inline entries form a sound tree, the largest count first. Not a guess the
+ * tree walk has not confirmed.
+ */
+static bool mend_ext_root(struct chk *c, struct pfs_inode_pm *ip)
+{
+	unsigned max = ip->ext_count < PFS_INLINE_EXTENTS ? ip->ext_count : PFS_INLINE_EXTENTS;
+	struct pfs_inode_pm t = *ip;
+
+	for (uint16_t d = 0; d <= PFS_MAX_TREE_DEPTH; d++) {
+		if (ip->ext_depth <= PFS_MAX_TREE_DEPTH && d != ip->ext_depth)
+			continue;
+		for (uint16_t n = (uint16_t)(ip->ext_count > PFS_INLINE_EXTENTS ?
+				PFS_INLINE_EXTENTS : max); n >= 1; n--) {
+			struct walk w = { .c = c };
+			uint16_t v[2] = { d, n };
+
+			t.ext_depth = d;
+			t.ext_count = n;
+			if (walk_tree(&w, &t) != 0)
+				continue;
+			return fix_set(c, &ip->ext_depth, v, sizeof(v));
+		}
+	}
+	return false;
+}
+
+/*
+ * Fields of an unsound inode that can be mended without guessing: an xattr
+ * block outside the data area (dropped), a directory parent out of range (the
+ * root; pass 7 sets the directory that names it). True when now sound.
+ */
+static bool mend_inode(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, char *why,
+		       size_t len)
+{
+	char obj[OBJ_MAX];
+	bool fixed;
+
+	inode_obj(obj, slot);
+	if (!mode_ok(ip->mode) && slot == PFS_ROOT_SLOT) {
+		fixed = fix_u32(c, &ip->mode, S_IFDIR | (ip->mode & 07777));
+		problem(c, obj, fixed, "bad mode 0%o for the root directory%s", ip->mode,
+			fixed ? " (a directory again)" : "");
+		if (!fixed)
+			return false;
+		c->iflags[slot] |= IF_DIR;
+	}
+	if (!mode_ok(ip->mode)) {
+		/* the type of an entry naming it may tell: pass 4, then bad_modes() */
+		c->iflags[slot] |= IF_BADMODE;
+		return false;
+	}
+	if (ip->xattr_blk && !pfs_blk_is_data(c->fs, ip->xattr_blk, 1)) {
+		uint64_t old = ip->xattr_blk;
+
+		fixed = fix_u64(c, &ip->xattr_blk, 0);
+		problem(c, obj, fixed, "xattr block %llu outside the data area%s",
+			(unsigned long long)old, fixed ? " (dropped)" : "");
+		if (!fixed)
+			return false;
+	}
+	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS) {
+		unsigned depth = ip->ext_depth, count = ip->ext_count;
+
+		fixed = mend_ext_root(c, ip);
+		problem(c, obj, fixed, "bad extent root (depth %u, count %u)%s", depth, count,
+			fixed ? " (set to the depth and count its entries form a sound tree with)"
+			: "");
+		if (!fixed)
+			return false;
+	}
+	if (ip->size > PFS_MAX_FILE_SIZE || (S_ISDIR(ip->mode) && !dir_size_ok(ip->size))) {
+		uint64_t old = ip->size;
+
+		fixed = mend_size(c, slot, ip);
+		problem(c, obj, fixed, "size %llu impossible for this file%s",
+			(unsigned long long)old, fixed ? " (set to the end of the blocks it maps)"
+			: "");
+		if (!fixed)
+			return false;
+	}
+	if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= c->fs->sb.inode_count)) {
+		fixed = fix_u64(c, &ip->parent, PFS_ROOT_SLOT);
+		problem(c, obj, fixed, "directory parent %llu out of range",
+			(unsigned long long)ip->parent);
+		if (!fixed)
+			return false;
+	}
+	if (inode_sound(c->fs, ip, why, len))
+		return true;
+	problem(c, obj, false, "%s", why);
+	return false;
+}
+
+/* ---- pass 3 salvage: unsound extent trees, rebuilt from their sound parts ---- */
+
+struct salvage {
+	uint32_t slot;
+	struct pfs_extvec ext, nodes;  /* sound extents and node blocks */
+	uint64_t skipped;
+	char why[160];
+};
+
+/*
+ * Walks an unsound tree keeping what is sound (marking its blocks), to be
+ * rebuilt after pass 5 (salvage_trees): the rebuild allocates nodes, which
+ * needs the rebuilt block bitmap. Directories are left as they are.
+ */
+static int salvage_tree(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip, const char *why)
+{
+	struct salvage *sv;
+	struct walk w = { .c = c, .slot = slot, .visit = mark_visit, .salvage = true };
+	int rc;
+
+	if (S_ISDIR(ip->mode) || ip->ext_depth > PFS_MAX_TREE_DEPTH)
+		return 1;
+	if (pfs_array_reserve(&c->salv, &c->salv_cap, c->nsalv + 1, sizeof(*c->salv)))
+		return -ENOMEM;
+	sv = &c->salv[c->nsalv];
+	memset(sv, 0, sizeof(*sv));
+	sv->slot = slot;
+	snprintf(sv->why, sizeof(sv->why), "%s", why);
+	w.keep = &sv->ext;
+	w.keep_nodes = &sv->nodes;
+	rc = walk_tree(&w, ip);
+	sv->skipped = w.skipped;
+	c->nsalv++;
+	return rc < 0 ? rc : 0;
 }
 
 /* What each file type may hold. */
-static void check_shape(struct chk *c, uint32_t slot, const struct pfs_inode_pm *ip,
+/* A symlink's length from its target block: the bytes before the first NUL. */
+static uint64_t symlink_len(struct chk *c, const struct pfs_inode_pm *ip)
+{
+	uint64_t pblk = 0, run;
+
+	if (pfs_ext_map(c->fs, ip, 0, 1, &pblk, &run) || !pblk)
+		return 0;
+	return strnlen(pfs_blk(c->fs, pblk), PFS_SYMLINK_MAX);
+}
+
+static void check_shape(struct chk *c, uint32_t slot, struct pfs_inode_pm *ip,
 			const struct walk *w)
 {
-	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT, len;
 	char obj[OBJ_MAX];
+	bool fixed;
 
 	inode_obj(obj, slot);
-	if (S_ISDIR(ip->mode) && w->prev_end > nb)
+	if (S_ISDIR(ip->mode) && w->prev_end > nb && dir_mapped_whole(w) &&
+	    !(c->iflags[slot] & IF_SHARED)) {
+		fixed = fix_u64(c, &ip->size, w->prev_end << PFS_BLOCK_SHIFT);
+		problem(c, obj, fixed, "directory maps %llu buckets but its size says %llu%s",
+			(unsigned long long)w->prev_end, (unsigned long long)nb,
+			fixed ? " (size set to the buckets it maps)" : "");
+	} else if (S_ISDIR(ip->mode) && w->prev_end > nb && c->fix &&
+		   !(c->iflags[slot] & IF_SHARED)) {
+		remap_push(c, slot, 0, 0, "maps blocks past its buckets");
+	} else if (S_ISDIR(ip->mode) && w->prev_end > nb) {
 		problem(c, obj, false, "directory maps blocks past its %llu buckets",
 			(unsigned long long)nb);
-	if (S_ISLNK(ip->mode) && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX))
-		problem(c, obj, false, "symlink length %llu out of range",
-			(unsigned long long)ip->size);
+	}
+	if (S_ISLNK(ip->mode) && (ip->size == 0 || ip->size > PFS_SYMLINK_MAX)) {
+		uint64_t old = ip->size;
+
+		len = symlink_len(c, ip);
+		fixed = len && fix_u64(c, &ip->size, len);
+		problem(c, obj, fixed, "symlink length %llu out of range%s",
+			(unsigned long long)old, fixed ? " (set to the target's length)" : "");
+	}
 	else if (S_ISLNK(ip->mode) && (w->data == 0 || w->first_lblk != 0))
 		problem(c, obj, false, "symlink target block is not mapped");
 	if (!S_ISREG(ip->mode) && !S_ISDIR(ip->mode) && !S_ISLNK(ip->mode) &&
@@ -606,23 +865,60 @@ static int scan_inode(struct chk *c, uint32_t slot)
 	}
 	if (S_ISDIR(ip->mode))
 		c->iflags[slot] |= IF_DIR;
-	if (!inode_sound(c->fs, ip, w.why, sizeof(w.why))) {
-		problem(c, inode_obj(obj, slot), false, "%s", w.why);
-		c->blocks_unknown = true;
+	if (!inode_sound(c->fs, ip, w.why, sizeof(w.why)) &&
+	    !mend_inode(c, slot, ip, w.why, sizeof(w.why))) {
+		if (!(c->iflags[slot] & IF_BADMODE))
+			c->blocks_unknown = true;
 		return 0;
 	}
+	/* a check first: a walk that marks and then fails would mark twice */
+	w.visit = NULL;
 	rc = walk_tree(&w, ip);
+	if (rc > 0) {
+		rc = salvage_tree(c, slot, ip, w.why);
+		if (rc > 0) {
+			problem(c, inode_obj(obj, slot), false, "extent tree: %s", w.why);
+			c->blocks_unknown = true;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		c->iflags[slot] |= IF_VALID | IF_SALV;
+		check_xattr_block(c, slot, ip);
+		return 0;
+	}
+	if (rc == 0) {
+		struct walk wm = { .c = c, .slot = slot, .visit = mark_visit };
+
+		rc = walk_tree(&wm, ip);
+		w = wm;
+	}
 	if (rc < 0)
 		return rc;
-	if (rc > 0) {
-		problem(c, inode_obj(obj, slot), false, "extent tree: %s", w.why);
-		c->blocks_unknown = true;
-		return 0;
-	}
 	c->iflags[slot] |= IF_VALID;
 	check_xattr_block(c, slot, ip);
 	check_shape(c, slot, ip, &w);
 	return 0;
+}
+
+/*
+ * A slot whose bitmap bit is clear but which holds a sound inode (mode set,
+ * fields and extent tree valid): in use if a live directory entry names it
+ * with its generation (pass 3a). A freed slot has mode 0 (pfs_inode_destroy);
+ * an inode written by a transaction that never committed, or left by an
+ * earlier format (mkfs does not zero the table), is named by no entry.
+ */
+static void note_candidate(struct chk *c, uint32_t slot)
+{
+	const struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct walk w = { .c = c, .slot = slot };
+
+	if (ip->mode == 0 || !inode_sound(c->fs, ip, w.why, sizeof(w.why)))
+		return;
+	if (walk_tree(&w, ip) == 0) {
+		c->iflags[slot] = IF_CAND;
+		c->ncand++;
+	}
 }
 
 static int scan_inodes(struct chk *c)
@@ -634,13 +930,93 @@ static int scan_inodes(struct chk *c)
 
 		if (s % CHK_TICK == 0)
 			chk_progress(c, "inodes", s, fs->sb.inode_count);
-		if (!bit_test(fs->ibitmap, s))
+		if (!bit_test(fs->ibitmap, s)) {
+			note_candidate(c, (uint32_t)s);
 			continue;
+		}
 		rc = scan_inode(c, (uint32_t)s);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- pass 3a: inodes in use whose bitmap bit is clear ---- */
+
+struct slotstack {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int stack_push(struct slotstack *st, uint32_t slot)
+{
+	if (pfs_array_reserve(&st->v, &st->cap, st->n + 1, sizeof(*st->v)))
+		return -ENOMEM;
+	st->v[st->n++] = slot;
+	return 0;
+}
+
+/* A candidate named by a live entry: scanned as in use from now on. */
+static int adopt(struct chk *c, uint32_t slot, struct slotstack *st)
+{
+	int rc = scan_inode(c, slot);
+
+	if (rc)
+		return rc;
+	c->iflags[slot] |= IF_ADOPT;
+	if ((c->iflags[slot] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR))
+		return stack_push(st, slot);
+	return 0;
+}
+
+static int adopt_from_dir(struct chk *c, uint32_t dslot, struct slotstack *st)
+{
+	const struct pfs_inode_pm *dip = pfs_inode_at(c->fs, dslot);
+	uint64_t nb = dip->size >> PFS_BLOCK_SHIFT;
+
+	for (uint64_t idx = 0; idx < nb; idx++) {
+		struct pfs_bucket_hdr_pm *b;
+		const char *p;
+
+		if (pfs_dir_bucket(c->fs, dip, idx, &b))
+			continue;
+		p = (const char *)(b + 1);
+		for (uint32_t off = 0; off < b->used;) {
+			const struct pfs_dirent_pm *de = (const void *)(p + off);
+			uint32_t slot = PFS_SLOT(de->ino);
+			int rc;
+
+			off += de->rec_len;
+			if (slot <= PFS_ROOT_SLOT || slot >= c->fs->sb.inode_count ||
+			    !(c->iflags[slot] & IF_CAND) ||
+			    pfs_inode_at(c->fs, slot)->gen != PFS_GEN(de->ino))
+				continue;
+			rc = adopt(c, slot, st);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Walks the directories in use, adopting the candidates they name. */
+static int adopt_named(struct chk *c)
+{
+	struct slotstack st = { 0 };
+	int rc = 0;
+
+	if (!c->ncand)
+		return 0;
+	/* the root is in use by definition */
+	if (c->iflags[PFS_ROOT_SLOT] & IF_CAND)
+		rc = adopt(c, PFS_ROOT_SLOT, &st);
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count && !rc; s++)
+		if ((c->iflags[s] & (IF_VALID | IF_DIR | IF_ADOPT)) == (IF_VALID | IF_DIR))
+			rc = stack_push(&st, (uint32_t)s);
+	while (!rc && st.n)
+		rc = adopt_from_dir(c, st.v[--st.n], &st);
+	free(st.v);
+	return rc;
 }
 
 /* ---- pass 3b: who holds the blocks held twice ---- */
@@ -718,6 +1094,16 @@ static bool same_owners(const struct claims *cl, size_t a, size_t an, size_t b, 
 	return true;
 }
 
+/* Every claimant but the first (the keeper) got its own copy. */
+static bool group_cloned(const struct chk *c, const struct claims *cl, size_t g, size_t gn)
+{
+	for (size_t k = 1; k < gn; k++)
+		if (cl->v[g + k].slot == cl->v[g + k - 1].slot ||
+		    !(c->iflags[cl->v[g + k].slot] & IF_CLONED))
+			return false;
+	return c->fix && gn > 1;
+}
+
 static void report_claims(struct chk *c, const struct claims *cl, size_t g, size_t gn,
 			  uint64_t last, uint64_t *nlines)
 {
@@ -742,6 +1128,9 @@ static void report_claims(struct chk *c, const struct claims *cl, size_t g, size
 			"is unreadable", cl->v[g].slot);
 	else if (gn == 2 && cl->v[g].slot == cl->v[g + 1].slot)
 		problem(c, obj, false, "claimed twice by inode %u", cl->v[g].slot);
+	else if (group_cloned(c, cl, g, gn))
+		problem(c, obj, true, "claimed by%s (inode %u keeps them, the others got their "
+			"own copies)", who, cl->v[g].slot);
 	else
 		problem(c, obj, false, "claimed by%s", who);
 }
@@ -781,17 +1170,25 @@ static int find_owners(struct chk *c)
 	if (!c->dup)
 		return 0;
 	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count && !rc; s++) {
-		struct walk w = { .c = c, .slot = (uint32_t)s, .visit = owner_visit, .ctx = &cl };
+		struct walk w = { .c = c, .slot = (uint32_t)s, .visit = owner_visit, .ctx = &cl,
+				  .salvage = (c->iflags[s] & IF_SALV) != 0 };
 
 		if (c->iflags[s] & IF_VALID)
 			rc = walk_tree(&w, pfs_inode_at(c->fs, (uint32_t)s));
 	}
-	if (!rc) {
-		qsort(cl.v, cl.n, sizeof(*cl.v), claim_cmp);
-		report_dups(c, &cl);
+	if (rc < 0) {
+		free(cl.v);
+		return rc;
 	}
-	free(cl.v);
-	return rc < 0 ? rc : 0;
+	qsort(cl.v, cl.n, sizeof(*cl.v), claim_cmp);
+	/* reported after pass 5, with the copies made (resolve_dups) */
+	c->claims = malloc(sizeof(*c->claims));
+	if (!c->claims) {
+		free(cl.v);
+		return -ENOMEM;
+	}
+	*c->claims = cl;
+	return 0;
 }
 
 /* ---- pass 3c: block counts ---- */
@@ -861,22 +1258,90 @@ static bool retype_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm
 	return pfs_tx_end(tx, pfs_dir_retarget(tx, &loc, de->ino, type)) == 0;
 }
 
-static void check_name(struct chk *c, const struct dirscan *ds, const struct pfs_dirent_pm *de,
-		       const char *obj)
+enum { NAME_OK, NAME_BAD, NAME_MISPLACED };
+
+static int check_name(struct chk *c, const struct dirscan *ds, const struct pfs_dirent_pm *de,
+		      char *why, size_t len)
 {
 	uint64_t hash = pfs_dir_hash(c->fs, de->name, de->name_len);
 	uint64_t want = ds->order ? hash >> (HASH_BITS - ds->order) : 0;
 	bool dots = (de->name_len == 1 && de->name[0] == '.') ||
 		    (de->name_len == 2 && de->name[0] == '.' && de->name[1] == '.');
 
-	if (dots || memchr(de->name, '/', de->name_len) || memchr(de->name, 0, de->name_len))
-		problem(c, obj, false, "invalid name");
+	if (dots || memchr(de->name, '/', de->name_len) || memchr(de->name, 0, de->name_len)) {
+		snprintf(why, len, "invalid name");
+		return NAME_BAD;
+	}
 	if (de->hash != hash)
-		problem(c, obj, false, "hash %#llx, should be %#llx (lookups cannot find it)",
-			(unsigned long long)de->hash, (unsigned long long)hash);
+		snprintf(why, len, "hash %#llx, should be %#llx (lookups cannot find it)",
+			 (unsigned long long)de->hash, (unsigned long long)hash);
 	else if (want != ds->idx)
-		problem(c, obj, false, "in bucket %llu, belongs in bucket %llu (lookups cannot "
-			"find it)", (unsigned long long)ds->idx, (unsigned long long)want);
+		snprintf(why, len, "in bucket %llu, belongs in bucket %llu (lookups cannot find "
+			 "it)", (unsigned long long)ds->idx, (unsigned long long)want);
+	else
+		return NAME_OK;
+	return NAME_MISPLACED;
+}
+
+/* ---- names to put back where lookups find them, after pass 5 ---- */
+
+struct readd {
+	uint32_t dslot;
+	uint64_t ino;
+	uint8_t type;
+	char name[PFS_NAME_MAX + 1];
+};
+
+/* Takes a misplaced entry out now; readd_entries() inserts it again. */
+static bool requeue_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	struct readd *r;
+
+	if (!ds->fix || pfs_array_reserve(&c->readd, &c->readd_cap, c->nreadd + 1,
+					  sizeof(*c->readd)))
+		return false;
+	r = &c->readd[c->nreadd];
+	r->dslot = ds->slot;
+	r->ino = de->ino;
+	r->type = (c->iflags[slot] & IF_VALID) ?
+		  pfs_mode_to_dtype(pfs_inode_at(c->fs, slot)->mode) : de->type;
+	memcpy(r->name, de->name, de->name_len);
+	r->name[de->name_len] = 0;
+	if (!remove_entry(c, ds, de))
+		return false;
+	c->nreadd++;
+	/* still a name of its inode, and a subdirectory of this directory */
+	if (c->iflags[slot] & IF_DIR)
+		ds->subdirs++;
+	if (c->refs[slot]++ == 0)
+		c->named_in[slot] = ds->slot;
+	return true;
+}
+
+static void readd_entries(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nreadd; i++) {
+		struct readd *r = &c->readd[i];
+		struct pfs_inode_pm *dip = pfs_inode_at(c->fs, r->dslot);
+		struct pfs_dirloc loc;
+		struct pfs_tx *tx;
+		int rc = pfs_dir_find(c->fs, dip, r->name, &loc);
+
+		if (rc == 0)
+			rc = -EEXIST;
+		else if (rc == -ENOENT)
+			rc = fix_begin(c, &tx);
+		if (rc == 0)
+			rc = pfs_tx_end(tx, pfs_dir_add(tx, dip, r->name, r->ino, r->type));
+		if (rc == 0)
+			continue;
+		snprintf(obj, sizeof(obj), "directory %u entry '%s'", r->dslot, r->name);
+		problem(c, obj, false, "could not be inserted again (%s); inode %u is left "
+			"without this name", strerror(-rc), PFS_SLOT(r->ino));
+	}
 }
 
 /* An earlier entry of the bucket with the same name, or NULL. */
@@ -895,6 +1360,46 @@ static const struct pfs_dirent_pm *earlier_twin(const struct dirscan *ds,
 	return NULL;
 }
 
+static void scan_dir(struct chk *c, uint32_t slot);
+
+/*
+ * An inode of unknown mode named by an entry of its generation: the entry's
+ * type gives the file type (DT_* << 12 is S_IF*), the permissions are kept.
+ */
+static void mode_from_entry(struct chk *c, const struct dirscan *ds,
+			    const struct pfs_dirent_pm *de)
+{
+	uint32_t slot = PFS_SLOT(de->ino);
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint32_t mode = ((uint32_t)de->type << 12) | (ip->mode & 07777);
+	char obj[OBJ_MAX];
+
+	if (!(c->iflags[slot] & IF_BADMODE) || !c->fix || !mode_ok(mode) ||
+	    ip->gen != PFS_GEN(de->ino) || !fix_u32(c, &ip->mode, mode))
+		return;
+	problem(c, inode_obj(obj, slot), true, "bad mode (file type restored from the entry in "
+		"directory %u)", ds->slot);
+	if (scan_inode(c, slot) < 0)
+		return;
+	/* directories below this one are scanned by scan_dirs() later */
+	if ((c->iflags[slot] & (IF_VALID | IF_DIR)) == (IF_VALID | IF_DIR) && slot < ds->slot)
+		scan_dir(c, slot);
+}
+
+/* After pass 4: modes no entry told. */
+static void bad_modes(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++) {
+		if (!(c->iflags[s] & IF_BADMODE) || (c->iflags[s] & IF_VALID))
+			continue;
+		problem(c, inode_obj(obj, (uint32_t)s), false, "bad mode 0%o",
+			pfs_inode_at(c->fs, (uint32_t)s)->mode);
+		c->blocks_unknown = true;
+	}
+}
+
 /* ENTRY_GONE when the entry is not a live name (removed if repairing). */
 static int check_target(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de,
 			const char *obj)
@@ -907,6 +1412,7 @@ static int check_target(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm 
 		problem(c, obj, remove_entry(c, ds, de), "names free inode %u", slot);
 		return ENTRY_GONE;
 	}
+	mode_from_entry(c, ds, de);
 	ip = pfs_inode_at(c->fs, slot);
 	if (ip->gen != PFS_GEN(de->ino)) {
 		problem(c, obj, remove_entry(c, ds, de), "names inode %u generation %u, which "
@@ -941,7 +1447,7 @@ static void count_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm 
 static int check_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *de)
 {
 	const struct pfs_dirent_pm *twin;
-	char obj[OBJ_MAX];
+	char obj[OBJ_MAX], why[160];
 
 	entry_obj(obj, ds->slot, de);
 	twin = earlier_twin(ds, de);
@@ -949,12 +1455,31 @@ static int check_entry(struct chk *c, struct dirscan *ds, struct pfs_dirent_pm *
 		problem(c, obj, remove_entry(c, ds, de), "appears twice");
 		return ENTRY_GONE;
 	}
-	if (twin)
-		problem(c, obj, false, "appears twice, naming inodes %u and %u",
-			PFS_SLOT(twin->ino), PFS_SLOT(de->ino));
-	check_name(c, ds, de, obj);
-	if (check_target(c, ds, de, obj) == ENTRY_GONE)
+	if (twin) {
+		problem(c, obj, remove_entry(c, ds, de), "appears twice, naming inodes %u and %u%s",
+			PFS_SLOT(twin->ino), PFS_SLOT(de->ino), ds->fix ? " (the second name "
+			"removed; its inode goes to lost+found unless another name holds it)" : "");
+		if (ds->fix)
+			return ENTRY_GONE;
+	}
+	switch (check_name(c, ds, de, why, sizeof(why))) {
+	case NAME_BAD:
+		problem(c, obj, remove_entry(c, ds, de), "%s%s", why, ds->fix ? " (removed; its "
+			"inode goes to lost+found unless another name holds it)" : "");
 		return ENTRY_GONE;
+	case NAME_MISPLACED:
+		if (check_target(c, ds, de, obj) == ENTRY_GONE)
+			return ENTRY_GONE;
+		if (requeue_entry(c, ds, de)) {
+			problem(c, obj, true, "%s (inserted again)", why);
+			return ENTRY_GONE;
+		}
+		problem(c, obj, false, "%s", why);
+		break;
+	default:
+		if (check_target(c, ds, de, obj) == ENTRY_GONE)
+			return ENTRY_GONE;
+	}
 	count_entry(c, ds, de, obj);
 	return ENTRY_KEEP;
 }
@@ -994,6 +1519,53 @@ static void check_dir_counts(struct chk *c, const struct dirscan *ds)
 			2u + ds->subdirs, ds->subdirs);
 }
 
+/*
+ * A bucket that fails validation, rewritten in place to its sound entries:
+ * those up to the first whose record is malformed (a hash below the minimum
+ * is set to the name's hash; pass 4 then re-inserts a misplaced name). The
+ * names after it are lost; their inodes go to lost+found. false: unfixable.
+ */
+static bool mend_bucket(struct chk *c, struct dirscan *ds, uint64_t *kept)
+{
+	struct pfs_bucket_hdr_pm *b, hdr = { .magic = PFS_BUCKET_MAGIC };
+	uint64_t pblk = 0, run;
+	struct pfs_tx *tx;
+	const char *p;
+	int rc;
+
+	if (!ds->fix || pfs_ext_map(c->fs, ds->dip, ds->idx, 1, &pblk, &run) || pblk == 0 ||
+	    !pfs_blk_is_data(c->fs, pblk, 1))
+		return false;
+	b = pfs_blk(c->fs, pblk);
+	p = (const char *)(b + 1);
+	*kept = 0;
+	if (b->magic == PFS_BUCKET_MAGIC && b->used <= PFS_BUCKET_SPACE) {
+		while (hdr.used < b->used) {
+			const struct pfs_dirent_pm *de = (const void *)(p + hdr.used);
+			uint32_t left = b->used - hdr.used;
+
+			if (left < sizeof(*de) || de->rec_len < PFS_DIRENT_LEN(de->name_len) ||
+			    de->rec_len > left || (de->rec_len & 7) || de->name_len == 0)
+				break;
+			hdr.used += de->rec_len;
+			(*kept)++;
+		}
+	}
+	rc = fix_begin(c, &tx);
+	if (rc)
+		return false;
+	rc = pfs_tx_set(tx, b, &hdr, sizeof(hdr));
+	for (uint32_t off = 0; !rc && off < hdr.used;) {
+		struct pfs_dirent_pm *de = (void *)((char *)(b + 1) + off);
+
+		if (de->hash < PFS_HASH_MIN)
+			rc = pfs_tx_set_u64(tx, &de->hash,
+					    pfs_dir_hash(c->fs, de->name, de->name_len));
+		off += de->rec_len;
+	}
+	return pfs_tx_end(tx, rc) == 0;
+}
+
 static void scan_dir(struct chk *c, uint32_t slot)
 {
 	struct dirscan ds = { .slot = slot, .dip = pfs_inode_at(c->fs, slot) };
@@ -1005,15 +1577,29 @@ static void scan_dir(struct chk *c, uint32_t slot)
 	/* never rewrite a bucket another inode also holds */
 	ds.fix = c->fix && !(c->iflags[slot] & IF_SHARED);
 	for (ds.idx = 0; ds.idx < nb; ds.idx++) {
+		uint64_t kept;
+
 		if (pfs_dir_bucket(c->fs, ds.dip, ds.idx, &ds.b)) {
-			if (bad++ == 0)
-				first_bad = ds.idx;
-			continue;
+			if (!mend_bucket(c, &ds, &kept) ||
+			    pfs_dir_bucket(c->fs, ds.dip, ds.idx, &ds.b)) {
+				if (bad++ == 0)
+					first_bad = ds.idx;
+				continue;
+			}
+			problem(c, inode_obj(obj, slot), true, "directory bucket %llu is corrupt "
+				"(rewritten with the %llu sound entries before the damage; the "
+				"inodes named after it go to lost+found)",
+				(unsigned long long)ds.idx, (unsigned long long)kept);
 		}
 		scan_bucket(c, &ds);
 	}
 	if (ds.count)
 		c->iflags[slot] |= IF_HASENT;
+	if (bad && ds.fix) {
+		c->iflags[slot] |= IF_DIRBAD; /* remap_dirs() lays its buckets out again */
+		remap_push(c, slot, bad, first_bad, NULL);
+		return;
+	}
 	if (bad) {
 		c->iflags[slot] |= IF_DIRBAD;
 		problem(c, inode_obj(obj, slot), false, "%llu of %llu directory buckets are "
@@ -1045,15 +1631,71 @@ static uint64_t count_bits(const uint64_t *map, uint64_t nbits)
 	return n;
 }
 
+/* Sets the bits of adopted slots, FIX_BATCH per transaction. */
+static bool mark_adopted(struct chk *c)
+{
+	uint64_t *ib = c->fs->ibitmap, s = PFS_ROOT_SLOT;
+
+	if (!c->fix)
+		return false;
+	while (s < c->fs->sb.inode_count) {
+		struct pfs_tx *tx;
+		unsigned n = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; s < c->fs->sb.inode_count && n < FIX_BATCH && !rc; s++) {
+			uint64_t w = s / WORD_BITS, bit = 1ull << (s % WORD_BITS);
+
+			if (!(c->iflags[s] & IF_ADOPT) || (ib[w] & bit))
+				continue;
+			rc = pfs_tx_set_u64(tx, &ib[w], ib[w] | bit);
+			n++;
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The inode table is the authority: a named, sound inode keeps its slot.
+ * Returns how many such slots are still unmarked.
+ */
+static uint64_t check_adopted(struct chk *c)
+{
+	uint64_t n = 0, first = 0;
+	bool fixed;
+	char obj[OBJ_MAX];
+
+	for (uint64_t s = PFS_ROOT_SLOT; s < c->fs->sb.inode_count; s++)
+		if ((c->iflags[s] & IF_ADOPT) && n++ == 0)
+			first = s;
+	if (!n)
+		return 0;
+	fixed = mark_adopted(c);
+	for (uint64_t s = first, k = 0; s < c->fs->sb.inode_count && k < RUNS_MAX; s++)
+		if ((c->iflags[s] & IF_ADOPT) && k++ < RUNS_MAX)
+			problem(c, inode_obj(obj, (uint32_t)s), fixed, "in use (a directory "
+				"names it) but not marked in the inode bitmap%s",
+				fixed ? " (marked)" : "");
+	if (n > RUNS_MAX)
+		problem(c, "inode bitmap", fixed, "%llu more inodes in use but not marked",
+			(unsigned long long)(n - RUNS_MAX));
+	return fixed ? 0 : n;
+}
+
 static void check_inode_bitmap(struct chk *c)
 {
 	struct pfs_fs *fs = c->fs;
 	uint64_t count = fs->sb.inode_count, set, want;
+	uint64_t unmarked = check_adopted(c);
 
 	if (!(fs->ibitmap[0] & 1u))
 		problem(c, "inode bitmap", fix_u64(c, &fs->ibitmap[0], fs->ibitmap[0] | 1u),
 			"slot 0 is not marked in use");
-	set = count_bits(fs->ibitmap, count) + !(fs->ibitmap[0] & 1u);
+	set = count_bits(fs->ibitmap, count) + !(fs->ibitmap[0] & 1u) + unmarked;
 	want = count - set;
 	if (fs->state->free_inodes != want)
 		problem(c, "state", fix_u64(c, &fs->state->free_inodes, want),
@@ -1065,6 +1707,7 @@ static void check_inode_bitmap(struct chk *c)
 struct runs {
 	const char *what;
 	bool repaired;
+	bool kept;                     /* a consequence of another problem: a note */
 	uint64_t start, len;           /* current run, in bits */
 	uint64_t nruns, nblocks;
 };
@@ -1082,7 +1725,11 @@ static void runs_flush(struct chk *c, struct runs *r)
 		else
 			snprintf(obj, sizeof(obj), "blocks %llu-%llu", (unsigned long long)first,
 				 (unsigned long long)(first + r->len - 1));
-		problem(c, obj, r->repaired, "%s", r->what);
+		/* kept for an unreadable inode, which is the problem reported */
+		if (r->kept)
+			note(c, obj, "%s", r->what);
+		else
+			problem(c, obj, r->repaired, "%s", r->what);
 	}
 	r->nblocks += r->len;
 	r->len = 0;
@@ -1107,7 +1754,11 @@ static void runs_feed(struct chk *c, struct runs *r, uint64_t w, uint64_t bits)
 static void runs_end(struct chk *c, struct runs *r)
 {
 	runs_flush(c, r);
-	if (r->nruns > RUNS_MAX)
+	if (r->nruns > RUNS_MAX && r->kept)
+		note(c, "block bitmap", "%llu more runs of blocks %s (%llu blocks in all)",
+		     (unsigned long long)(r->nruns - RUNS_MAX), r->what,
+		     (unsigned long long)r->nblocks);
+	else if (r->nruns > RUNS_MAX)
 		problem(c, "block bitmap", r->repaired, "%llu more runs of blocks %s (%llu "
 			"blocks in all)", (unsigned long long)(r->nruns - RUNS_MAX), r->what,
 			(unsigned long long)r->nblocks);
@@ -1166,9 +1817,11 @@ static int check_block_bitmap(struct chk *c)
 	fixed = fix_block_bitmap(c, clear_leaks);
 	leaked.repaired = fixed && clear_leaks;
 	missing.repaired = fixed;
-	if (!clear_leaks)
+	if (!clear_leaks) {
 		leaked.what = "marked used but owned by nothing (kept: an unreadable inode may "
 			      "hold them)";
+		leaked.kept = true;
+	}
 	for (uint64_t w = 0; w < c->nwords; w++) {
 		uint64_t marked = orig[w] & valid_mask(w, nbits);
 
@@ -1184,6 +1837,429 @@ static int check_block_bitmap(struct chk *c)
 			"free block count %llu, should be %llu",
 			(unsigned long long)fs->state->free_blocks, (unsigned long long)want);
 	return 0;
+}
+
+/* ---- pass 5d: blocks claimed twice: the first claimant keeps, the others copy ---- */
+
+/* The slot that keeps pblk (the lowest claimant), or 0 when it is not held twice. */
+static uint32_t keeper_of(const struct chk *c, uint64_t pblk)
+{
+	const struct claims *cl = c->claims;
+	size_t n = cl ? cl->n : 0, lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cl->v[mid].pblk < pblk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && cl->v[lo].pblk == pblk ? cl->v[lo].slot : 0;
+}
+
+static bool must_copy(const struct chk *c, uint32_t slot, uint64_t pblk)
+{
+	uint32_t k = keeper_of(c, pblk);
+
+	return k && k != slot;
+}
+
+/* Fresh copies of [pblk, pblk+len) (unreachable until the commit), as extents. */
+static int copy_run(struct pfs_tx *tx, uint64_t lblk, uint64_t pblk, uint64_t len,
+		    struct pfs_extvec *out)
+{
+	struct pfs_fs *fs = tx->fs;
+
+	while (len > 0) {
+		uint64_t npblk, got;
+		int rc = pfs_alloc_blocks(tx, len, 0, &npblk, &got);
+
+		if (rc)
+			return rc;
+		pfs_pm_copy(fs->pm, pfs_blk(fs, npblk), pfs_blk(fs, pblk), got << PFS_BLOCK_SHIFT);
+		rc = pfs_extvec_push(out, lblk, npblk, got);
+		if (rc)
+			return rc;
+		lblk += got;
+		pblk += got;
+		len -= got;
+	}
+	return 0;
+}
+
+/* One extent, split into runs it keeps and runs it copies. */
+static int copy_extent(struct chk *c, struct pfs_tx *tx, uint32_t slot,
+		       const struct pfs_extent_pm *e, struct pfs_extvec *out, bool *copied)
+{
+	for (uint64_t i = 0; i < e->len;) {
+		bool copy = must_copy(c, slot, e->pblk + i);
+		uint64_t j = i + 1;
+		int rc;
+
+		while (j < e->len && must_copy(c, slot, e->pblk + j) == copy)
+			j++;
+		if (copy) {
+			rc = copy_run(tx, e->lblk + i, e->pblk + i, j - i, out);
+			*copied = true;
+		} else {
+			rc = pfs_extvec_push(out, e->lblk + i, e->pblk + i, j - i);
+		}
+		if (rc)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+static int copy_xattr_block(struct chk *c, struct pfs_tx *tx, struct pfs_inode_pm *ip,
+			    uint32_t slot, bool *copied)
+{
+	uint64_t npblk, got;
+	int rc;
+
+	if (!ip->xattr_blk || !must_copy(c, slot, ip->xattr_blk))
+		return 0;
+	rc = pfs_alloc_blocks(tx, 1, 0, &npblk, &got);
+	if (rc)
+		return rc;
+	pfs_pm_copy(c->fs->pm, pfs_blk(c->fs, npblk), pfs_blk(c->fs, ip->xattr_blk),
+		    PFS_BLOCK_SIZE);
+	*copied = true;
+	return pfs_tx_set_u64(tx, &ip->xattr_blk, npblk);
+}
+
+/* The inode's tree rebuilt over its own copies of the blocks others keep. */
+static int copy_shared(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	struct pfs_extvec old = { 0 }, nodes = { 0 }, neu = { 0 };
+	struct walk w = { .c = c, .slot = slot };
+	bool copied = false;
+	struct pfs_tx *tx;
+	int rc = pfs_ext_collect(c->fs, ip, &old);
+
+	if (!rc)
+		rc = pfs_ext_nodes(c->fs, ip, &nodes);
+	for (size_t i = 0; !rc && i < nodes.n; i++)
+		if (keeper_of(c, nodes.v[i].pblk))
+			rc = -EBUSY; /* a tree node held twice: not copied */
+	if (rc)
+		goto out;
+	rc = fix_begin(c, &tx);
+	if (rc)
+		goto out;
+	for (size_t i = 0; !rc && i < old.n; i++)
+		rc = copy_extent(c, tx, slot, &old.v[i], &neu, &copied);
+	if (!rc)
+		rc = copy_xattr_block(c, tx, ip, slot, &copied);
+	/* the copies are durable before the commit makes them reachable */
+	pfs_pm_drain(c->fs->pm);
+	if (!rc && copied)
+		rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc && copied)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc && copied)
+		rc = pfs_ext_rebuild(tx, ip, &neu);
+	for (size_t i = 0; !rc && copied && i < nodes.n; i++)
+		rc = pfs_tx_free_later(tx, nodes.v[i].pblk, 1);
+	if (!rc && copied)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc && copied)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	rc = pfs_tx_end(tx, rc);
+out:
+	pfs_extvec_free(&old);
+	pfs_extvec_free(&nodes);
+	pfs_extvec_free(&neu);
+	return rc;
+}
+
+static void resolve_dups(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	if (!c->claims)
+		return;
+	for (uint64_t s = PFS_ROOT_SLOT; c->fix && s < c->fs->sb.inode_count; s++) {
+		uint16_t f = c->iflags[s];
+		int rc;
+
+		if ((f & (IF_SHARED | IF_VALID | IF_SALV)) != (IF_SHARED | IF_VALID))
+			continue;
+		rc = copy_shared(c, (uint32_t)s);
+		c->iflags[s] |= rc ? IF_CLONEFAIL : IF_CLONED;
+		if (rc)
+			problem(c, inode_obj(obj, (uint32_t)s), false, "copying the blocks it "
+				"shares failed: %s", strerror(-rc));
+	}
+	report_dups(c, c->claims);
+}
+
+/* The bucket blocks of a directory, file block i at map[i] (0: a hole). */
+static int bucket_map(struct chk *c, struct pfs_inode_pm *ip, uint64_t nb, uint64_t *map,
+		      struct pfs_tx *tx)
+{
+	struct pfs_extvec old = { 0 };
+	int rc = pfs_ext_collect(c->fs, ip, &old);
+
+	for (size_t i = 0; !rc && i < old.n; i++) {
+		const struct pfs_extent_pm *e = &old.v[i];
+
+		for (uint64_t k = 0; !rc && k < e->len; k++) {
+			uint64_t pblk = e->pblk + k;
+
+			if (e->lblk + k < nb)
+				map[e->lblk + k] = pblk;
+			else if (!keeper_of(c, pblk))
+				rc = pfs_tx_free_later(tx, pblk, 1);
+		}
+	}
+	pfs_extvec_free(&old);
+	return rc;
+}
+
+/* Holes get fresh empty buckets; buckets that fail validation are emptied. */
+static int bucket_fill(struct chk *c, struct pfs_tx *tx, uint64_t nb, uint64_t *map)
+{
+	struct pfs_bucket_hdr_pm h = { .magic = PFS_BUCKET_MAGIC };
+	int rc = 0;
+
+	for (uint64_t i = 0; !rc && i < nb; i++) {
+		uint64_t got;
+
+		if (map[i]) {
+			if (pfs_dir_bucket_validate(c->fs, pfs_blk(c->fs, map[i])))
+				rc = pfs_tx_set(tx, pfs_blk(c->fs, map[i]), &h, sizeof(h));
+			continue;
+		}
+		rc = pfs_alloc_blocks(tx, 1, 0, &map[i], &got);
+		if (!rc)
+			pfs_pm_copy(c->fs->pm, pfs_blk(c->fs, map[i]), &h, sizeof(h));
+	}
+	return rc;
+}
+
+/* Entry count and link count from the buckets as they are now. */
+static int dir_recount(struct chk *c, struct pfs_tx *tx, struct pfs_inode_pm *ip, uint64_t nb)
+{
+	uint64_t n = 0;
+	uint32_t subdirs = 0;
+	int rc;
+
+	for (uint64_t i = 0; i < nb; i++) {
+		struct pfs_bucket_hdr_pm *b;
+		const char *p;
+
+		rc = pfs_dir_bucket(c->fs, ip, i, &b);
+		if (rc)
+			return rc;
+		p = (const char *)(b + 1);
+		for (uint32_t off = 0; off < b->used; n++) {
+			const struct pfs_dirent_pm *de = (const void *)(p + off);
+			uint32_t t = PFS_SLOT(de->ino);
+
+			if (t < c->fs->sb.inode_count && (c->iflags[t] & IF_DIR))
+				subdirs++;
+			off += de->rec_len;
+		}
+	}
+	rc = pfs_tx_set_u64(tx, &ip->nentries, n);
+	if (!rc)
+		rc = pfs_tx_set_u32(tx, &ip->nlink, 2 + subdirs);
+	return rc;
+}
+
+static int remap_dir(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot);
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+	uint64_t *map = calloc(nb, sizeof(*map));
+	struct pfs_extvec nodes = { 0 }, neu = { 0 };
+	struct walk w = { .c = c, .slot = slot };
+	struct pfs_tx *tx;
+	int rc = map ? pfs_ext_nodes(c->fs, ip, &nodes) : -ENOMEM;
+
+	if (!rc)
+		rc = fix_begin(c, &tx);
+	if (rc)
+		goto out;
+	rc = bucket_map(c, ip, nb, map, tx);
+	if (!rc)
+		rc = bucket_fill(c, tx, nb, map);
+	/* the fresh buckets are durable before the commit makes them reachable */
+	pfs_pm_drain(c->fs->pm);
+	for (uint64_t i = 0; !rc && i < nb; i++)
+		rc = pfs_extvec_push(&neu, i, map[i], 1);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc)
+		rc = pfs_ext_rebuild(tx, ip, &neu);
+	for (size_t i = 0; !rc && i < nodes.n; i++)
+		rc = pfs_tx_free_later(tx, nodes.v[i].pblk, 1);
+	if (!rc)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	if (!rc)
+		rc = dir_recount(c, tx, ip, nb);
+	rc = pfs_tx_end(tx, rc);
+out:
+	free(map);
+	pfs_extvec_free(&nodes);
+	pfs_extvec_free(&neu);
+	return rc;
+}
+
+static void remap_dirs(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nremap; i++) {
+		const struct remap *r = &c->remap[i];
+		int rc = remap_dir(c, r->slot);
+		const char *done = rc ? "" : " (laid out again: missing and corrupt buckets "
+					    "made empty, blocks past them dropped; the inodes "
+					    "they named go to lost+found)";
+
+		inode_obj(obj, r->slot);
+		if (r->bad)
+			problem(c, obj, rc == 0, "%llu directory buckets are unmapped or corrupt "
+				"(the first is bucket %llu)%s", (unsigned long long)r->bad,
+				(unsigned long long)r->first_bad, done);
+		else
+			problem(c, obj, rc == 0, "directory %s%s", r->why, done);
+		if (rc)
+			problem(c, obj, false, "laying out the directory again failed: %s",
+				strerror(-rc));
+		else
+			c->iflags[r->slot] &= (uint16_t)~IF_DIRBAD;
+	}
+}
+
+/* ---- pass 5b: salvaged extent trees rebuilt ---- */
+
+/* The tree rebuilt from its sound extents; the old sound nodes freed. */
+static int salvage_rebuild(struct chk *c, struct salvage *sv)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, sv->slot);
+	struct walk w = { .c = c, .slot = sv->slot };
+	struct pfs_tx *tx;
+	int rc = fix_begin(c, &tx);
+
+	if (rc)
+		return rc;
+	/* an empty root first: pfs_ext_rebuild would walk the unsound old tree */
+	rc = pfs_tx_set_u16(tx, &ip->ext_count, 0);
+	if (!rc)
+		rc = pfs_tx_set_u16(tx, &ip->ext_depth, 0);
+	if (!rc)
+		rc = pfs_ext_rebuild(tx, ip, &sv->ext);
+	for (size_t i = 0; !rc && i < sv->nodes.n; i++)
+		rc = pfs_tx_free_later(tx, sv->nodes.v[i].pblk, 1);
+	if (!rc)
+		rc = walk_tree(&w, ip) ? -EUCLEAN : 0;
+	if (!rc)
+		rc = pfs_tx_set_u64(tx, &ip->blocks, w.data + w.nodes + (ip->xattr_blk ? 1 : 0));
+	return pfs_tx_end(tx, rc);
+}
+
+static void salvage_trees(struct chk *c)
+{
+	char obj[OBJ_MAX];
+
+	for (size_t i = 0; i < c->nsalv; i++) {
+		struct salvage *sv = &c->salv[i];
+		bool shared = c->iflags[sv->slot] & IF_SHARED;
+		int rc = c->fix && !shared ? salvage_rebuild(c, sv) : -EROFS;
+
+		problem(c, inode_obj(obj, sv->slot), rc == 0, "extent tree: %s (%zu sound extents "
+			"%s, %llu unsound parts %s)", sv->why, sv->ext.n,
+			rc == 0 ? "kept" : "would be kept", (unsigned long long)sv->skipped,
+			rc == 0 ? "dropped; the file has holes there" : "would be dropped");
+		if (rc && rc != -EROFS)
+			problem(c, inode_obj(obj, sv->slot), false, "rebuilding the extent tree "
+				"failed: %s", strerror(-rc));
+	}
+}
+
+/* ---- bitmap checksums (ro_compat BMAP_CSUM) ---- */
+
+/* Pass 2: which bitmap blocks fail their checksum as found. */
+static int scan_bmap_csums(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs);
+
+	if (!n)
+		return 0;
+	c->csum_bad = calloc((n + WORD_BITS - 1) / WORD_BITS, sizeof(*c->csum_bad));
+	if (!c->csum_bad)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		if (c->fs->bcsum[i] != pfs_bmap_csum(c->fs, i))
+			c->csum_bad[i / WORD_BITS] |= 1ull << (i % WORD_BITS);
+	return 0;
+}
+
+/* Reseals every block whose checksum differs, FIX_BATCH per transaction. */
+static bool reseal_bmaps(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs), i = 0;
+
+	if (!c->fix)
+		return false;
+	while (i < n) {
+		struct pfs_tx *tx;
+		unsigned k = 0;
+		int rc = fix_begin(c, &tx);
+
+		if (rc)
+			return false;
+		for (; i < n && k < FIX_BATCH && !rc; i++) {
+			uint32_t want = pfs_bmap_csum(c->fs, i);
+
+			if (c->fs->bcsum[i] != want) {
+				rc = pfs_tx_set_u32(tx, &c->fs->bcsum[i], want);
+				k++;
+			}
+		}
+		if (pfs_tx_end(tx, rc))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Pass 5, after the bitmaps are rebuilt from the inodes: the checksums follow
+ * the bitmaps (never the other way round). Blocks the rebuild changed are
+ * resealed silently; blocks that failed as found are reported.
+ */
+static void check_bmap_csums(struct chk *c)
+{
+	uint64_t n = pfs_bmap_blocks(c->fs), nbad = 0;
+	bool fixed;
+	char obj[64];
+
+	if (!n)
+		return;
+	fixed = reseal_bmaps(c);
+	for (uint64_t i = 0; i < n; i++) {
+		bool ib = i < c->fs->sb.ibitmap_blocks;
+
+		if (!(c->csum_bad[i / WORD_BITS] & (1ull << (i % WORD_BITS))))
+			continue;
+		if (nbad++ >= RUNS_MAX)
+			continue;
+		snprintf(obj, sizeof(obj), "%s bitmap block %llu", ib ? "inode" : "block",
+			 (unsigned long long)(c->fs->sb.ibitmap_start + i));
+		problem(c, obj, fixed, "checksum mismatch%s", fixed ? " (bitmap rebuilt from "
+			"the inodes, checksum recomputed)" : "");
+	}
+	if (nbad > RUNS_MAX)
+		problem(c, "bitmap checksums", fixed, "%llu more bitmap blocks fail their "
+			"checksum", (unsigned long long)(nbad - RUNS_MAX));
 }
 
 /* ---- pass 6: the orphan list ---- */
@@ -1349,6 +2425,142 @@ static bool relink_file(struct chk *c, uint32_t slot)
 	return true;
 }
 
+/* ---- lost+found: where sound inodes that no directory names go ---- */
+
+#define LF_NAME "lost+found"
+
+/* A new lost+found in the root, made as mkdir would (pfs_mkdir's create_tx). */
+static int lf_create(struct chk *c, uint32_t *out)
+{
+	struct pfs_fs *fs = c->fs;
+	struct pfs_inode_pm *root = pfs_inode_at(fs, PFS_ROOT_SLOT), *ip;
+	struct pfs_tx *tx;
+	uint32_t slot = 0;
+	int rc = fix_begin(c, &tx);
+
+	if (rc)
+		return rc;
+	rc = pfs_alloc_inode(tx, &slot);
+	if (!rc)
+		rc = pfs_inode_init(tx, slot, S_IFDIR | 0700, 0, 0, PFS_ROOT_SLOT, 0, &ip);
+	if (!rc)
+		rc = pfs_dir_init(tx, ip);
+	if (!rc)
+		rc = pfs_tx_set_u32(tx, &root->nlink, root->nlink + 1);
+	if (!rc)
+		rc = pfs_dir_add(tx, root, LF_NAME, pfs_inode_ino(fs, ip),
+				 pfs_mode_to_dtype(S_IFDIR));
+	rc = pfs_tx_end(tx, rc);
+	if (rc)
+		return rc;
+	c->iflags[slot] = IF_INUSE | IF_VALID | IF_DIR | IF_REACH;
+	c->refs[slot] = 1;
+	c->named_in[slot] = PFS_ROOT_SLOT;
+	*out = slot;
+	return 0;
+}
+
+/* The slot of lost+found, made when missing; 0 when there is none to use. */
+static uint32_t lf_get(struct chk *c)
+{
+	struct pfs_dirloc loc;
+	uint32_t slot;
+	int rc;
+
+	if (c->lf || c->lf_failed || !c->fix)
+		return c->lf;
+	c->lf_failed = true;
+	if ((c->iflags[PFS_ROOT_SLOT] & (IF_VALID | IF_DIR | IF_DIRBAD)) != (IF_VALID | IF_DIR)) {
+		problem(c, LF_NAME, false, "cannot be made: the root directory is unusable");
+		return 0;
+	}
+	rc = pfs_dir_find(c->fs, pfs_inode_at(c->fs, PFS_ROOT_SLOT), LF_NAME, &loc);
+	if (rc == 0) {
+		slot = PFS_SLOT(loc.de->ino);
+		if (slot >= c->fs->sb.inode_count || (c->iflags[slot] & (IF_VALID | IF_DIR |
+		    IF_DIRBAD | IF_REACH)) != (IF_VALID | IF_DIR | IF_REACH)) {
+			problem(c, LF_NAME, false, "is not a sound directory; nothing can be "
+				"reconnected");
+			return 0;
+		}
+	} else if (rc == -ENOENT) {
+		rc = lf_create(c, &slot);
+		if (rc) {
+			problem(c, LF_NAME, false, "cannot be made: %s", strerror(-rc));
+			return 0;
+		}
+		note(c, LF_NAME, "made in the root directory");
+	} else {
+		return 0;
+	}
+	c->lf_failed = false;
+	c->lf = slot;
+	return slot;
+}
+
+/*
+ * Names a sound inode no directory names "#<slot>" in lost+found (e2fsck's
+ * convention). A file gets link count 1, a directory lost+found as parent.
+ */
+static bool lf_link(struct chk *c, uint32_t slot)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, slot), *lip;
+	uint32_t lf = lf_get(c);
+	struct pfs_tx *tx;
+	char name[32];
+	int rc;
+
+	if (!lf || fix_begin(c, &tx))
+		return false;
+	lip = pfs_inode_at(c->fs, lf);
+	snprintf(name, sizeof(name), "#%u", slot);
+	rc = pfs_dir_add(tx, lip, name, pfs_inode_ino(c->fs, ip), pfs_mode_to_dtype(ip->mode));
+	if (!rc && S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u64(tx, &ip->parent, lf);
+	if (!rc && S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u32(tx, &lip->nlink, lip->nlink + 1);
+	if (!rc && !S_ISDIR(ip->mode))
+		rc = pfs_tx_set_u32(tx, &ip->nlink, 1);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	c->refs[slot] = 1;
+	c->named_in[slot] = lf;
+	return true;
+}
+
+/*
+ * A new, empty root directory in slot 1 (after pass 5: it allocates a bucket).
+ * The blocks of an unreadable old root are not freed: they are not known.
+ */
+static bool root_remake(struct chk *c)
+{
+	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
+	uint64_t *ib = c->fs->ibitmap;
+	uint16_t f = c->iflags[PFS_ROOT_SLOT];
+	struct pfs_tx *tx;
+	int rc;
+
+	if (!c->fix || (f & IF_SHARED) || fix_begin(c, &tx))
+		return false;
+	rc = 0;
+	if ((f & IF_VALID) && (f & IF_DIR))
+		rc = pfs_inode_release_data(tx, ip);
+	if (!rc && !(ib[0] & (1ull << PFS_ROOT_SLOT)))
+		rc = pfs_tx_set_u64(tx, &ib[0], ib[0] | (1ull << PFS_ROOT_SLOT));
+	if (!rc)
+		rc = pfs_bmap_reseal(tx, &ib[0], sizeof(ib[0]));
+	if (!rc)
+		rc = pfs_tx_add(tx, ip, sizeof(*ip));
+	if (!rc)
+		rc = pfs_inode_init(tx, PFS_ROOT_SLOT, S_IFDIR | 0755, 0, 0, PFS_ROOT_SLOT, 0, &ip);
+	if (!rc)
+		rc = pfs_dir_init(tx, ip);
+	if (pfs_tx_end(tx, rc))
+		return false;
+	c->iflags[PFS_ROOT_SLOT] = IF_INUSE | IF_VALID | IF_DIR | IF_REACH;
+	return true;
+}
+
 static void check_root(struct chk *c)
 {
 	struct pfs_inode_pm *ip = pfs_inode_at(c->fs, PFS_ROOT_SLOT);
@@ -1357,13 +2569,28 @@ static void check_root(struct chk *c)
 
 	inode_obj(obj, PFS_ROOT_SLOT);
 	if (!(f & IF_INUSE) || (f & IF_FREE))
-		problem(c, obj, false, "the root directory is missing");
+		problem(c, obj, root_remake(c), "the root directory is missing%s",
+			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if (!(f & IF_DIR))
 		problem(c, obj, false, "the root is not a directory (mode 0%o)", ip->mode);
+	else if (!(f & IF_VALID) || (f & IF_DIRBAD))
+		problem(c, obj, root_remake(c), "the root directory is unreadable%s",
+			c->fix ? " (made again, empty: what it named goes to lost+found)" : "");
 	else if ((f & IF_VALID) && ip->parent != PFS_ROOT_SLOT)
 		problem(c, obj, fix_u64(c, &ip->parent, PFS_ROOT_SLOT),
 			"root directory's parent is %llu, should be itself",
 			(unsigned long long)ip->parent);
+}
+
+/* A sound inode no directory names: into lost+found. */
+static void report_unnamed(struct chk *c, uint32_t slot, const char *what)
+{
+	uint32_t nlink = pfs_inode_at(c->fs, slot)->nlink;
+	bool moved = lf_link(c, slot);
+	char obj[OBJ_MAX];
+
+	problem(c, inode_obj(obj, slot), moved, "%s (link count %u)%s", what, nlink,
+		moved ? "; moved to /" LF_NAME : "");
 }
 
 static void check_dir_links(struct chk *c, uint32_t slot)
@@ -1378,7 +2605,7 @@ static void check_dir_links(struct chk *c, uint32_t slot)
 		problem(c, obj, !(f & IF_HASENT) && destroy_inode(c, slot), "unnamed directory "
 			"with link count 0 is not on the orphan list");
 	else if (refs == 0 && ip->nlink != 0)
-		problem(c, obj, false, "directory is not in any directory");
+		report_unnamed(c, slot, "directory is not in any directory");
 	else if (refs > 1)
 		problem(c, obj, false, "directory is named by %u entries", refs);
 	else if (refs == 1 && (ip->nlink == 0 || (f & IF_ONLIST)))
@@ -1405,7 +2632,7 @@ static void check_file_links(struct chk *c, uint32_t slot)
 		problem(c, obj, relink_file(c, slot), "link count %u, should be %u", ip->nlink,
 			refs);
 	else if (!refs && ip->nlink)
-		problem(c, obj, false, "is not in any directory (link count %u)", ip->nlink);
+		report_unnamed(c, slot, "is not in any directory");
 	else if (!refs && !(f & IF_ONLIST))
 		problem(c, obj, destroy_inode(c, slot), "link count 0, no name, and not on the "
 			"orphan list");
@@ -1501,6 +2728,17 @@ static void chk_free(struct chk *c)
 	free(c->refs);
 	free(c->named_in);
 	free(c->iflags);
+	free(c->csum_bad);
+	for (size_t i = 0; i < c->nsalv; i++) {
+		pfs_extvec_free(&c->salv[i].ext);
+		pfs_extvec_free(&c->salv[i].nodes);
+	}
+	free(c->salv);
+	free(c->readd);
+	free(c->remap);
+	if (c->claims)
+		free(c->claims->v);
+	free(c->claims);
 }
 
 static int chk_run(struct chk *c)
@@ -1512,9 +2750,13 @@ static int chk_run(struct chk *c)
 	check_journal(c);
 	check_state(c);
 	chk_step_done(c, "journal");
-	rc = chk_alloc(c);
+	rc = scan_bmap_csums(c);
+	if (!rc)
+		rc = chk_alloc(c);
 	if (!rc)
 		rc = scan_inodes(c);
+	if (!rc)
+		rc = adopt_named(c);
 	if (rc)
 		return rc;
 	chk_step_done(c, "inodes");
@@ -1525,11 +2767,17 @@ static int chk_run(struct chk *c)
 	check_block_counts(c);
 	chk_step_done(c, "block counts");
 	scan_dirs(c);
+	bad_modes(c);
 	chk_step_done(c, "directories");
 	check_inode_bitmap(c);
 	rc = check_block_bitmap(c);
 	if (rc)
 		return rc;
+	check_bmap_csums(c);
+	salvage_trees(c);
+	resolve_dups(c);
+	remap_dirs(c);
+	readd_entries(c);
 	chk_step_done(c, "bitmaps");
 	check_orphans(c);
 	chk_step_done(c, "orphans");

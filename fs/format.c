@@ -2,7 +2,8 @@
 /*
  * Format ("hard init"): computes the area map for a device size and writes an
  * empty file system: superblock and replica, state, an empty journal, the
- * bitmaps and the root directory of pools/. The inode table is not zeroed:
+ * bitmaps, the root directory of pools/ and (on request) its lost+found.
+ * The inode table is not zeroed:
  * a slot's contents matter only while its bitmap bit is set, and a slot's
  * generation only has to grow, so mkfs stays O(bitmaps), not O(device).
  */
@@ -56,9 +57,14 @@ static int geometry(struct pfs_super_pm *sb, uint64_t size, const struct pfs_for
 	/* the bitmap size depends on the data size and the other way round */
 	for (int i = 0; i < 3; i++) {
 		sb->bbitmap_blocks = div_up(data, PFS_BLOCK_SIZE * 8);
-		sb->journal_blocks = journal_blocks_for(total, sb->bbitmap_blocks);
+		if (!o->format_1_0)
+			sb->bcsum_blocks = div_up(sb->ibitmap_blocks + sb->bbitmap_blocks,
+						  PFS_BCSUM_PER_BLOCK);
+		/* the checksum lines a transaction snapshots, beside the bitmap lines */
+		sb->journal_blocks = journal_blocks_for(total, sb->bbitmap_blocks) +
+				     2 * sb->bcsum_blocks;
 		meta = PFS_FIRST_AREA_BLOCK + sb->journal_blocks + sb->ibitmap_blocks +
-		       sb->bbitmap_blocks + sb->itable_blocks;
+		       sb->bbitmap_blocks + sb->bcsum_blocks + sb->itable_blocks;
 		if (size >= ALIGN_DATA_MIN_DEVICE)
 			meta = div_up(meta, HUGE_BLOCKS) * HUGE_BLOCKS;
 		if (meta + 64 > total)
@@ -69,7 +75,8 @@ static int geometry(struct pfs_super_pm *sb, uint64_t size, const struct pfs_for
 	sb->journal_start = PFS_FIRST_AREA_BLOCK;
 	sb->ibitmap_start = sb->journal_start + sb->journal_blocks;
 	sb->bbitmap_start = sb->ibitmap_start + sb->ibitmap_blocks;
-	sb->itable_start = sb->bbitmap_start + sb->bbitmap_blocks;
+	sb->bcsum_start = sb->bcsum_blocks ? sb->bbitmap_start + sb->bbitmap_blocks : 0;
+	sb->itable_start = sb->bbitmap_start + sb->bbitmap_blocks + sb->bcsum_blocks;
 	sb->data_start = meta;
 	sb->data_blocks = data;
 	if (sb->bbitmap_blocks * PFS_BLOCK_SIZE * 8 < data)
@@ -81,7 +88,9 @@ static void fill_identity(struct pfs_super_pm *sb, uint64_t size, const struct p
 {
 	sb->magic = PFS_MAGIC;
 	sb->version_major = PFS_VERSION_MAJOR;
-	sb->version_minor = PFS_VERSION_MINOR;
+	sb->version_minor = o->format_1_0 ? 0 : PFS_VERSION_MINOR;
+	if (!o->format_1_0)
+		sb->feature_ro_compat = PFS_FEATURE_RO_COMPAT_BMAP_CSUM;
 	sb->block_size = PFS_BLOCK_SIZE;
 	sb->inode_size = PFS_INODE_SIZE;
 	sb->device_size = size;
@@ -127,13 +136,14 @@ static void set_bit(uint64_t *words, uint64_t bit)
 }
 
 /* The empty root directory: slot 1, one empty bucket in the first data block. */
-static void write_root(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb)
+static void write_root(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb,
+		       unsigned subdirs)
 {
 	struct pfs_inode_pm *root = (struct pfs_inode_pm *)(base +
 		(sb->itable_start << PFS_BLOCK_SHIFT)) + PFS_ROOT_SLOT;
 	struct pfs_bucket_hdr_pm bucket = { .magic = PFS_BUCKET_MAGIC };
 	struct pfs_inode_pm ri = {
-		.mode = 040755, .nlink = 2, .gen = 1, .size = PFS_BLOCK_SIZE, .blocks = 1,
+		.mode = 040755, .nlink = 2 + subdirs, .gen = 1, .nentries = subdirs, .size = PFS_BLOCK_SIZE, .blocks = 1,
 		.parent = PFS_ROOT_SLOT, .ext_count = 1,
 	};
 
@@ -143,15 +153,76 @@ static void write_root(struct pfs_pmem *pm, char *base, const struct pfs_super_p
 	pfs_pm_copy(pm, root, &ri, sizeof(ri));
 }
 
-static void write_bitmaps(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb)
+/*
+ * pools/lost+found (slot 2, one empty bucket in the second data block), named
+ * in the root's bucket, as mke2fs makes it: fsck puts the inodes no directory
+ * names there, and would otherwise have to allocate while repairing.
+ */
+static int write_lost_found(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb)
+{
+	static const char name[] = "lost+found";
+	const uint32_t slot = PFS_FIRST_FREE_SLOT;
+	struct pfs_inode_pm *itable = (struct pfs_inode_pm *)(base +
+		(sb->itable_start << PFS_BLOCK_SHIFT));
+	struct pfs_bucket_hdr_pm bucket = { .magic = PFS_BUCKET_MAGIC };
+	struct pfs_inode_pm li = {
+		.mode = 040700, .nlink = 2, .gen = itable[slot].gen + 1 ? itable[slot].gen + 1 : 1,
+		.size = PFS_BLOCK_SIZE, .blocks = 1, .parent = PFS_ROOT_SLOT, .ext_count = 1,
+	};
+	char ent[PFS_DIRENT_LEN(sizeof(name) - 1)] = { 0 };
+	struct pfs_dirent_pm *de = (void *)ent;
+	struct pfs_fs *tmp = calloc(1, sizeof(*tmp));
+
+	if (!tmp)
+		return -ENOMEM;
+	tmp->sb = *sb;
+	de->hash = pfs_dir_hash(tmp, name, sizeof(name) - 1);
+	free(tmp);
+	de->ino = PFS_INO(li.gen, slot);
+	de->rec_len = sizeof(ent);
+	de->name_len = sizeof(name) - 1;
+	de->type = pfs_mode_to_dtype(S_IFDIR);
+	memcpy(de->name, name, sizeof(name) - 1);
+	li.atime_sec = li.mtime_sec = li.ctime_sec = li.btime_sec = sb->mkfs_time;
+	li.ext[0] = (struct pfs_extent_pm){ .lblk = 0, .pblk = sb->data_start + 1, .len = 1 };
+	pfs_pm_copy(pm, base + ((sb->data_start + 1) << PFS_BLOCK_SHIFT), &bucket,
+		    sizeof(bucket));
+	pfs_pm_copy(pm, &itable[slot], &li, sizeof(li));
+	/* the root's bucket (written just before) gets the one entry */
+	bucket.used = sizeof(ent);
+	pfs_pm_copy(pm, base + (sb->data_start << PFS_BLOCK_SHIFT) + sizeof(bucket), ent,
+		    sizeof(ent));
+	pfs_pm_copy(pm, base + (sb->data_start << PFS_BLOCK_SHIFT), &bucket, sizeof(bucket));
+	return 0;
+}
+
+static void write_bitmaps(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb,
+			  unsigned extra)
 {
 	uint64_t first[2] = { 0, 0 };
 
 	set_bit(first, 0);             /* slot 0 is "none" */
 	set_bit(first, PFS_ROOT_SLOT);
+	for (unsigned i = 0; i < extra; i++)
+		set_bit(first, PFS_FIRST_FREE_SLOT + i);
 	pfs_pm_copy(pm, base + (sb->ibitmap_start << PFS_BLOCK_SHIFT), first, 8);
-	first[0] = 1;                  /* the root's bucket */
+	first[0] = (1ull << (1 + extra)) - 1; /* the root's bucket, then lost+found's */
 	pfs_pm_copy(pm, base + (sb->bbitmap_start << PFS_BLOCK_SHIFT), first, 8);
+}
+
+/* The checksum of every bitmap block, once the bitmaps are written. */
+static void write_bitmap_csums(struct pfs_pmem *pm, char *base, const struct pfs_super_pm *sb)
+{
+	uint64_t n = sb->ibitmap_blocks + sb->bbitmap_blocks;
+	uint32_t *csum = (uint32_t *)(base + (sb->bcsum_start << PFS_BLOCK_SHIFT));
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t blk = sb->ibitmap_start + i;
+		uint32_t crc = pfs_crc32c((uint32_t)blk, base + (blk << PFS_BLOCK_SHIFT),
+					  PFS_BLOCK_SIZE);
+
+		pfs_pm_copy(pm, &csum[i], &crc, sizeof(crc));
+	}
 }
 
 int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
@@ -164,12 +235,14 @@ int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 	struct pfs_pmem *pm = &dev->pm;
 	char *base = dev->base;
 	uint64_t size = dev->size & ~(uint64_t)(PFS_BLOCK_SIZE - 1);
+	unsigned extra;                /* lost+found: one inode, one block */
 	int rc;
 
 	if (dev->private_map)
 		return -EROFS;
 	if (!opts)
 		opts = &no_opts;
+	extra = opts->lost_found ? 1 : 0;
 	rc = geometry(&sb, size, opts);
 	if (rc) {
 		pfs_log(PFS_LOG_ERR, "%s: %llu bytes is too small for pmemfs (minimum %u MiB)",
@@ -185,12 +258,19 @@ int pfs_format(struct pfs_device *dev, const struct pfs_format_opts *opts,
 	/* everything below the inode table: state, journal, bitmaps */
 	zero_meta(pm, base, PFS_BLOCK_SIZE * PFS_STATE_BLOCK,
 		  (sb.itable_start - PFS_STATE_BLOCK) << PFS_BLOCK_SHIFT, opts);
-	st.free_blocks = sb.data_blocks - 1;
-	st.free_inodes = sb.inode_count - 2;
+	st.free_blocks = sb.data_blocks - 1 - extra;
+	st.free_inodes = sb.inode_count - 2 - extra;
 	pfs_pm_copy(pm, base + PFS_BLOCK_SIZE * PFS_STATE_BLOCK, &st, sizeof(st));
 	pfs_pm_copy(pm, base + (sb.journal_start << PFS_BLOCK_SHIFT), &jh, sizeof(jh));
-	write_bitmaps(pm, base, &sb);
-	write_root(pm, base, &sb);
+	write_bitmaps(pm, base, &sb, extra);
+	write_root(pm, base, &sb, extra);
+	if (extra) {
+		rc = write_lost_found(pm, base, &sb);
+		if (rc)
+			return rc;
+	}
+	if (sb.bcsum_blocks)
+		write_bitmap_csums(pm, base, &sb);
 	pfs_pm_drain(pm);
 	/* the superblocks last: they make the rest a file system */
 	pfs_pm_copy(pm, base + PFS_BLOCK_SIZE * PFS_SB_REPLICA_BLOCK, &sb, sizeof(sb));

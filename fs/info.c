@@ -40,6 +40,8 @@ static void info_super(struct pfs_info *out, const struct pfs_super_pm *sb)
 	info_area(out, "journal", sb->journal_start, sb->journal_blocks);
 	info_area(out, "inode bitmap", sb->ibitmap_start, sb->ibitmap_blocks);
 	info_area(out, "block bitmap", sb->bbitmap_start, sb->bbitmap_blocks);
+	if (sb->bcsum_blocks)
+		info_area(out, "bitmap checksums", sb->bcsum_start, sb->bcsum_blocks);
 	info_area(out, "inode table", sb->itable_start, sb->itable_blocks);
 	info_area(out, "data", sb->data_start, sb->data_blocks);
 }

@@ -8,6 +8,7 @@
  * or not yet forgotten) joins the persistent orphan list and keeps its data;
  * the last forget/release frees it, and so does the next mount after a crash.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -25,7 +26,7 @@ uint64_t pfs_inode_ino(const struct pfs_fs *fs, const struct pfs_inode_pm *ip)
 	return PFS_INO(ip->gen, slot);
 }
 
-static bool mode_ok(uint32_t mode)
+bool pfs_inode_mode_ok(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
 	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
@@ -36,32 +37,47 @@ static bool mode_ok(uint32_t mode)
 	}
 }
 
+/* The rules of a sound inode, shared by the mount code and fsck (fs/check.c). */
+bool pfs_inode_check(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
+		     size_t len)
+{
+	uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
+
+	if (!pfs_inode_mode_ok(ip->mode))
+		snprintf(why, len, "bad mode 0%o", ip->mode);
+	else if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS)
+		snprintf(why, len, "bad extent root (depth %u, count %u)", ip->ext_depth,
+			 ip->ext_count);
+	else if (ip->size > PFS_MAX_FILE_SIZE)
+		snprintf(why, len, "size %llu beyond the maximum", (unsigned long long)ip->size);
+	else if (S_ISDIR(ip->mode) && (nb == 0 || (ip->size & (PFS_BLOCK_SIZE - 1)) ||
+				       (nb & (nb - 1)) || nb > PFS_DIR_MAX_BUCKETS))
+		snprintf(why, len, "directory size %llu is not a power-of-two number of blocks",
+			 (unsigned long long)ip->size);
+	else if (S_ISDIR(ip->mode) && (ip->parent == 0 || ip->parent >= fs->sb.inode_count))
+		snprintf(why, len, "directory parent %llu out of range",
+			 (unsigned long long)ip->parent);
+	else if (ip->xattr_blk && !pfs_blk_is_data(fs, ip->xattr_blk, 1))
+		snprintf(why, len, "xattr block %llu outside the data area",
+			 (unsigned long long)ip->xattr_blk);
+	else
+		return true;
+	return false;
+}
+
 int pfs_inode_validate(struct pfs_fs *fs, const struct pfs_inode_pm *ip)
 {
 	uint32_t slot = (uint32_t)(ip - fs->itable);
+	char why[128];
 
-	if (!mode_ok(ip->mode) || (slot == PFS_ROOT_SLOT && !S_ISDIR(ip->mode)))
-		return pfs_corrupt(fs, "inode %u: bad mode 0%o", slot, ip->mode);
-	if (ip->ext_depth > PFS_MAX_TREE_DEPTH || ip->ext_count > PFS_INLINE_EXTENTS ||
-	    (ip->ext_depth > 0 && ip->ext_count == 0))
-		return pfs_corrupt(fs, "inode %u: bad extent root (depth %u, count %u)", slot,
-				   ip->ext_depth, ip->ext_count);
-	if (ip->size > PFS_MAX_FILE_SIZE)
-		return pfs_corrupt(fs, "inode %u: size %llu beyond the maximum", slot,
-				   (unsigned long long)ip->size);
-	if (S_ISDIR(ip->mode)) {
-		uint64_t nb = ip->size >> PFS_BLOCK_SHIFT;
-
-		if (nb == 0 || (ip->size & (PFS_BLOCK_SIZE - 1)) || (nb & (nb - 1)) ||
-		    nb > PFS_DIR_MAX_BUCKETS || ip->parent == 0 ||
-		    ip->parent >= fs->sb.inode_count)
-			return pfs_corrupt(fs, "directory %u: bad size %llu or parent %llu", slot,
-					   (unsigned long long)ip->size,
-					   (unsigned long long)ip->parent);
-	}
-	if (ip->xattr_blk && !pfs_blk_is_data(fs, ip->xattr_blk, 1))
-		return pfs_corrupt(fs, "inode %u: xattr block %llu outside the data area", slot,
-				   (unsigned long long)ip->xattr_blk);
+	if (!pfs_inode_check(fs, ip, why, sizeof(why)))
+		return pfs_corrupt(fs, "inode %u: %s", slot, why);
+	if (slot == PFS_ROOT_SLOT && !S_ISDIR(ip->mode))
+		return pfs_corrupt(fs, "inode %u: the root is not a directory (mode 0%o)", slot,
+				   ip->mode);
+	if (ip->ext_depth > 0 && ip->ext_count == 0)
+		return pfs_corrupt(fs, "inode %u: extent tree of depth %u with no entries", slot,
+				   ip->ext_depth);
 	return 0;
 }
 

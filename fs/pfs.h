@@ -104,6 +104,8 @@ struct pfs_fs {
 	uint64_t jbytes;               /* journal area size */
 	uint64_t *ibitmap;
 	uint64_t *bbitmap;
+	uint32_t *bcsum;               /* bitmap block checksums; NULL on a 1.0 image */
+	uint64_t *bcsum_ok;            /* DRAM, a bit per bitmap block: checksum verified */
 	struct pfs_inode_pm *itable;
 
 	pthread_rwlock_t lock;         /* shared: readers; exclusive: every change */
@@ -147,6 +149,14 @@ int pfs_fs_setup(struct pfs_fs *fs, struct pfs_device *dev, const struct pfs_sup
 void pfs_fs_teardown(struct pfs_fs *fs);
 int pfs_now(struct timespec *ts);
 
+/* ---- bmap.c: bitmap block checksums ---- */
+int pfs_bmap_setup(struct pfs_fs *fs);
+void pfs_bmap_teardown(struct pfs_fs *fs);
+uint64_t pfs_bmap_blocks(const struct pfs_fs *fs);
+uint32_t pfs_bmap_csum(const struct pfs_fs *fs, uint64_t i);
+int pfs_bmap_verify(struct pfs_fs *fs, const void *p, size_t len);
+int pfs_bmap_reseal(struct pfs_tx *tx, const void *p, size_t len);
+
 /* ---- journal.c ---- */
 int pfs_journal_recover(struct pfs_fs *fs, unsigned *nrecs);
 /* Records recovery would roll back (an interrupted transaction), changing nothing. */
@@ -179,6 +189,10 @@ bool pfs_slot_in_use(const struct pfs_fs *fs, uint32_t slot);
 int pfs_inode_get(struct pfs_fs *fs, uint64_t ino, struct pfs_inode_pm **out);
 struct pfs_inode_pm *pfs_inode_at(const struct pfs_fs *fs, uint32_t slot);
 uint64_t pfs_inode_ino(const struct pfs_fs *fs, const struct pfs_inode_pm *ip);
+bool pfs_inode_mode_ok(uint32_t mode);
+/* false: why says which rule the inode breaks (shared by mount and fsck). */
+bool pfs_inode_check(const struct pfs_fs *fs, const struct pfs_inode_pm *ip, char *why,
+		     size_t len);
 int pfs_inode_validate(struct pfs_fs *fs, const struct pfs_inode_pm *ip);
 void pfs_inode_fill_attr(const struct pfs_fs *fs, const struct pfs_inode_pm *ip,
 			 struct pfs_attr *out);

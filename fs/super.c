@@ -65,6 +65,14 @@ int pfs_super_validate(const struct pfs_super_pm *sb, size_t dev_size, const cha
 		*why = "superblock geometry is inconsistent";
 		return -EUCLEAN;
 	}
+	if ((sb->feature_ro_compat & PFS_FEATURE_RO_COMPAT_BMAP_CSUM) &&
+	    (sb->bcsum_start != sb->bbitmap_start + sb->bbitmap_blocks ||
+	     !area_ok(sb->bcsum_start, sb->bcsum_blocks, sb->itable_start, sb->total_blocks) ||
+	     sb->bcsum_blocks < (sb->ibitmap_blocks + sb->bbitmap_blocks +
+				 PFS_BCSUM_PER_BLOCK - 1) / PFS_BCSUM_PER_BLOCK)) {
+		*why = "bitmap checksum area is inconsistent";
+		return -EUCLEAN;
+	}
 	if (sb->device_size > dev_size) {
 		*why = "device is smaller than the file system on it (truncated?)";
 		return -EUCLEAN;
@@ -162,11 +170,14 @@ int pfs_fs_setup(struct pfs_fs *fs, struct pfs_device *dev, const struct pfs_sup
 	fs->bbitmap = pfs_blk(fs, sb->bbitmap_start);
 	fs->itable = pfs_blk(fs, sb->itable_start);
 	atomic_init(&fs->readonly, dev->readonly);
+	rc = pfs_bmap_setup(fs);
+	if (rc)
+		return rc;
 	pthread_rwlock_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->tx_lock, NULL);
 	rc = pfs_icache_init(&fs->icache);
 	if (rc)
-		return rc;
+		goto out_bmap;
 	rc = pfs_journal_init(fs);
 	if (rc)
 		goto out_icache;
@@ -182,6 +193,8 @@ out_journal:
 	pfs_journal_fini(fs);
 out_icache:
 	pfs_icache_fini(&fs->icache);
+out_bmap:
+	pfs_bmap_teardown(fs);
 	return rc;
 }
 
@@ -190,6 +203,7 @@ void pfs_fs_teardown(struct pfs_fs *fs)
 	free(fs->zero);
 	pfs_journal_fini(fs);
 	pfs_icache_fini(&fs->icache);
+	pfs_bmap_teardown(fs);
 	pthread_mutex_destroy(&fs->tx_lock);
 	pthread_rwlock_destroy(&fs->lock);
 }
@@ -300,6 +314,12 @@ int pfs_mount(struct pfs_device *dev, unsigned flags, struct pfs_fs **out)
 	}
 	if (flags & PFS_MOUNT_RDONLY)
 		atomic_store(&fs->readonly, true);
+	if (sb.feature_ro_compat & ~PFS_FEATURE_RO_COMPAT_SUPP) {
+		pfs_log(PFS_LOG_WARN, "%s: read-only compatible features 0x%llx unknown to this "
+			"pmemfs: mounted read-only", dev->info.path,
+			(unsigned long long)(sb.feature_ro_compat & ~PFS_FEATURE_RO_COMPAT_SUPP));
+		atomic_store(&fs->readonly, true);
+	}
 	*out = fs;
 	return 0;
 

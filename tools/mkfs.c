@@ -328,6 +328,7 @@ int main(int argc, char **argv)
 	fo.label = o.label;
 	fo.inode_count = o.inode_count;
 	fo.bytes_per_inode = o.bytes_per_inode;
+	fo.lost_found = true;
 	tool_progress_init(&bar, o.quiet);
 	fo.progress = tool_progress_cb;
 	fo.progress_arg = &bar;

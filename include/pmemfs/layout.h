@@ -11,6 +11,7 @@
  *   journal_start ..+n     undo journal                    pfs_jhdr_pm + pfs_jrec_pm...
  *   ibitmap_start ..+n     inode-slot bitmap (1 = in use)
  *   bbitmap_start ..+n     data-block bitmap (bit i = block data_start + i)
+ *   bcsum_start   ..+n     bitmap checksums (minor 1, ro_compat BMAP_CSUM)  uint32_t[]
  *   itable_start  ..+n     inode table                     pfs_inode_pm[inode_count]
  *   data_start    ..end    data, directory buckets, extent-tree nodes,
  *                          xattr blocks, symlink targets
@@ -40,7 +41,7 @@
 #define PFS_XATTR_MAGIC      0x52545458U           /* "XTTR" xattr block */
 
 #define PFS_VERSION_MAJOR    1
-#define PFS_VERSION_MINOR    0
+#define PFS_VERSION_MINOR    1     /* 1: bitmap checksums; images of minor 0 still mount */
 
 #define PFS_BLOCK_SHIFT      12
 #define PFS_BLOCK_SIZE       (1u << PFS_BLOCK_SHIFT)
@@ -64,7 +65,21 @@
 
 /* Incompatible features: none yet. A mount refuses any bit it does not know. */
 #define PFS_FEATURE_INCOMPAT_SUPP 0ULL
-#define PFS_FEATURE_RO_COMPAT_SUPP 0ULL
+
+/*
+ * Read-only compatible features: a pmemfs that does not know one may read the
+ * image but must not change it (it would not keep the feature's data right).
+ *
+ * BMAP_CSUM: one crc32c per bitmap block (inode bitmap blocks, then block
+ * bitmap blocks, which follow each other on the media) in the bcsum area:
+ * csum[i] = crc32c(seed = block number, the 4096 bytes of block
+ * ibitmap_start + i). Changed by the allocator in the transaction that
+ * changes the bitmap block (tx), verified before the allocator changes a
+ * block. Images made before it (minor 0) have no such area and no checks.
+ */
+#define PFS_FEATURE_RO_COMPAT_BMAP_CSUM 0x1ULL
+#define PFS_FEATURE_RO_COMPAT_SUPP PFS_FEATURE_RO_COMPAT_BMAP_CSUM
+#define PFS_BCSUM_PER_BLOCK (PFS_BLOCK_SIZE / 4u)
 
 /*
  * Superblock: written once by mkfs (and on repair). Never changed while mounted,
@@ -97,7 +112,9 @@ struct pfs_super_pm {
 	uint64_t data_blocks;
 	uint64_t hash_seed;            /* directory hash seed */
 	int64_t mkfs_time;             /* seconds since the epoch */
-	uint64_t reserved[32];
+	uint64_t bcsum_start;          /* BMAP_CSUM: first block of the bitmap checksums */
+	uint64_t bcsum_blocks;         /* BMAP_CSUM: blocks of them; 0 without the feature */
+	uint64_t reserved[30];
 	uint32_t reserved32;
 	uint32_t csum;                 /* crc32c of all bytes before it */
 };
@@ -105,6 +122,7 @@ _Static_assert(sizeof(struct pfs_super_pm) == 512, "superblock size");
 _Static_assert(offsetof(struct pfs_super_pm, csum) == 508, "csum is the last field");
 _Static_assert(offsetof(struct pfs_super_pm, uuid) == 40, "uuid offset");
 _Static_assert(offsetof(struct pfs_super_pm, total_blocks) == 136, "geometry offset");
+_Static_assert(offsetof(struct pfs_super_pm, bcsum_start) == 248, "bitmap checksum area offset");
 
 /*
  * Mutable state, block 2. Every field is changed only inside a transaction (tx).

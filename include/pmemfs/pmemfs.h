@@ -66,6 +66,8 @@ struct pfs_format_opts {
 	uint64_t hash_seed;            /* 0: random */
 	pfs_progress_fn progress;      /* NULL: none */
 	void *progress_arg;
+	bool lost_found;               /* make pools/lost+found (mkfs.pmemfs does) */
+	bool format_1_0;               /* the 1.0 format (no bitmap checksums): tests of old images */
 };
 struct pfs_format_info {
 	uint64_t device_size, total_blocks, data_blocks, inode_count, journal_blocks;
@@ -261,7 +263,7 @@ struct pfs_info {
 	struct pfs_info_area {
 		const char *name;      /* "superblock", "replica", "state", "journal", ... */
 		uint64_t start, blocks;
-	} areas[8];
+	} areas[9];
 	unsigned nareas;
 	int64_t mkfs_time;
 	bool state_valid;              /* state block signature and counts in range */

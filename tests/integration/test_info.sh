@@ -41,9 +41,9 @@ check_out "mkfs draws no progress bar when stderr is not a terminal" "" \
 # ---- pmemfs-info on a clean image ----
 sum=$(sha "$IMG")
 check_rc 0 "pmemfs-info on a fresh image exits 0" report_of "$INFO" "$IMG"
-for w in "uuid: *$uuid" "label: *infolabel" "version: *1\.0" "primary superblock: valid" \
+for w in "uuid: *$uuid" "label: *infolabel" "version: *1\.1" "primary superblock: valid" \
 	"replica superblock: valid, identical" "block size: *4096" "inode table" \
-	"inodes: *2047 total, 1 used, 2046 free" "mount count: *0" "last mounted: *never" \
+	"inodes: *2047 total, 2 used, 2045 free" "mount count: *0" "last mounted: *never" \
 	"journal: *clean" "health: *clean"; do
 	check "the text report says '$w'" grep -Eq "$w" "$R"
 done
@@ -52,8 +52,8 @@ check "with the superblock, areas, usage, journal and health" jqt \
 	--arg u "$uuid" '.uuid == $u and .size == 67108864 and .superblock.primary_valid and
 	 .superblock.replica_identical and .superblock.in_use == "primary" and
 	 (.areas | map(.name)) == ["superblock","replica","state","journal","inode bitmap",
-				   "block bitmap","inode table","data"] and
-	 .inodes.used == 1 and .inodes.total == 2047 and
+				   "block bitmap","bitmap checksums","inode table","data"] and
+	 .inodes.used == 2 and .inodes.total == 2047 and
 	 .data_blocks.total == .data_blocks.used + .data_blocks.free and
 	 .journal.state == "clean" and .health.state == "clean" and (.health.full_check | not)' "$J"
 check_rc 0 "pmemfs-info --check on it exits 0" "$INFO" --check --json "$IMG"
@@ -71,7 +71,7 @@ check_rc 8 "with exit 8" "$INFO" "$IMG"
 require "unmount" pfs_umount
 check "pmemfs-info --json after the mount" bash -c '"$1" -j "$2" >"$3"' _ "$INFO" "$IMG" "$J"
 check "counts the mount, the file and its blocks" jqt \
-	'.mount_count == 1 and .last_mount_time > 0 and .inodes.used == 2 and
+	'.mount_count == 1 and .last_mount_time > 0 and .inodes.used == 3 and
 	 .data_blocks.used >= 246' "$J"
 
 # ---- fsck --json ----

@@ -7,7 +7,7 @@
 #include "fixture.h"
 
 /* crc32c of the metadata of the image below; changes only with the format */
-#define PFS_TEST_LAYOUT_CRC 0x33b4975eu
+#define PFS_TEST_LAYOUT_CRC 0x4d20bb24u
 
 static void test_struct_sizes_are_frozen(void **state)
 {
@@ -29,6 +29,10 @@ static void test_offsets_are_frozen(void **state)
 	assert_int_equal(offsetof(struct pfs_super_pm, csum), 508);
 	assert_int_equal(offsetof(struct pfs_super_pm, data_start), 216);
 	assert_int_equal(offsetof(struct pfs_super_pm, hash_seed), 232);
+	assert_int_equal(offsetof(struct pfs_super_pm, bcsum_start), 248);
+	assert_int_equal(offsetof(struct pfs_super_pm, bcsum_blocks), 256);
+	assert_int_equal(PFS_FEATURE_RO_COMPAT_BMAP_CSUM, 1);
+	assert_int_equal(PFS_VERSION_MINOR, 1);
 	assert_int_equal(offsetof(struct pfs_state_pm, orphan_head), 24);
 	assert_int_equal(offsetof(struct pfs_jhdr_pm, active_seq), 8);
 	assert_int_equal(offsetof(struct pfs_inode_pm, gen), 16);
@@ -61,6 +65,10 @@ static void test_formatted_image_checksum_is_frozen(void **state)
 	assert_int_equal(sb->inode_count, 4096);
 	assert_int_equal(sb->journal_start, 3);
 	assert_int_equal(sb->data_start % 512, 0);
+	assert_int_equal(sb->feature_ro_compat, PFS_FEATURE_RO_COMPAT_BMAP_CSUM);
+	assert_int_equal(sb->bcsum_start, sb->bbitmap_start + sb->bbitmap_blocks);
+	assert_int_equal(sb->bcsum_blocks, 1);
+	assert_int_equal(sb->itable_start, sb->bcsum_start + 1);
 	/* everything before the inode table, plus the root inode and its bucket */
 	crc = pfs_crc32c(0, sb, sb->itable_start << PFS_BLOCK_SHIFT);
 	crc = pfs_crc32c(crc, (const char *)sb + (sb->itable_start << PFS_BLOCK_SHIFT) +
