@@ -100,6 +100,7 @@ struct pfs_fs {
 	struct pfs_tx tx;
 	atomic_bool readonly;
 	bool corrupt_logged;
+	int media_slot;                /* media_fault.c registry; -1: none */
 
 	struct pfs_icache icache;
 	uint64_t alloc_cursor;         /* hint: next data-block bit to look at */
