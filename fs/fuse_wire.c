@@ -236,7 +236,9 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (init == 0 || iov[0].iov_len < sizeof(*oh) || oh->unique != init) {
 		n = writev(fd, iov, count);
 		if (n < 0 && errno == EFAULT && oh->unique != 0) {
-			pfs_media_fault_settle();
+			for (int i = 1; i < count; i++)
+				pfs_media_fault_probe(iov[i].iov_base, iov[i].iov_len);
+			pfs_media_fault_end();
 			return reply_eio(fd, oh->unique);
 		}
 		return n;

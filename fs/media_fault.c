@@ -289,6 +289,20 @@ bool pfs_media_fault_end(void)
 	return true;
 }
 
+void pfs_media_fault_probe(const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(page - 1);
+	uintptr_t end = (uintptr_t)p + len;
+
+	for (; a < end; a += page) {
+		uintptr_t at = a < (uintptr_t)p ? (uintptr_t)p : a;
+
+		if (slot_find(at))
+			(void)*(volatile const char *)at;
+	}
+}
+
 /* PROT_NONE again, so the next access faults instead of reading zeros. */
 static void pages_rearm(void)
 {

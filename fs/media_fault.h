@@ -60,6 +60,13 @@ void pfs_media_fault_begin(void);
  */
 bool pfs_media_fault_end(void);
 
+/*
+ * Touches each page of [p, p+len) that lies in a registered mapping, so a
+ * failing one is handled (counted, replaced, latched) as if the thread had
+ * faulted on it: for memory the kernel could not read (EFAULT).
+ */
+void pfs_media_fault_probe(const void *p, size_t len);
+
 /* Logs new faults and re-arms the replaced pages. Not from a signal handler. */
 void pfs_media_fault_settle(void);
 
