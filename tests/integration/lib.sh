@@ -278,6 +278,12 @@ pfs_umount() {
 	return "$rc"
 }
 
+# exited_itself STATUS: a server run under timeout(1) ended by itself, not
+# by a signal (124: timeout had to stop it; 128+N: it died by signal N).
+exited_itself() {
+	[ "$1" -ne 124 ] && [ "$1" -lt 128 ]
+}
+
 # pfs_kill_server: SIGKILL the server (a crash), then detach the dead mount.
 pfs_kill_server() {
 	[ -n "$SERVER_PID" ] || return 0

@@ -20,7 +20,7 @@ refuses() {
 
 	shift 2
 	check_err "$desc: pmemfs refuses it" "$re" timeout 20 "$PMEMFS" -f "$@" "$MNT2"
-	check "$desc: the server exited by itself" test "$LAST_RC" -ne 124
+	check "$desc: the server exited by itself" exited_itself "$LAST_RC"
 	check_fail "$desc: nothing is mounted" mountpoint -q "$MNT2"
 }
 
