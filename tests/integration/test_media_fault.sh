@@ -111,6 +111,32 @@ truncate_case() {
 	check "$name: unmount; the server exits 0" pfs_umount
 }
 
+# ---- the reference: ext4 on a loop device whose backing file is cut short ----
+ext4_reference() {
+	local e=$SCRATCH/ext4.img m=$SCRATCH/ext4 loop
+	if ! command -v mkfs.ext4 >/dev/null || ! command -v losetup >/dev/null; then
+		skip "ext4 reference" "mkfs.ext4 or losetup missing"
+		return
+	fi
+	truncate -s 64M "$e" && mkfs.ext4 -q "$e" && mkdir -p "$m" || return
+	if ! loop=$(losetup -f --show "$e" 2>/dev/null); then
+		skip "ext4 reference" "no loop device here"
+		return
+	fi
+	if mount "$loop" "$m"; then
+		check "ext4 reference: write a 16 MiB file" \
+			bash -c 'head -c 16M "$1" >"$2/f" && sync' _ "$SRC" "$m"
+		umount "$m" && mount "$loop" "$m"
+		check "ext4 reference: truncate the backing file to 8 MiB" truncate -s 8M "$e"
+		check "ext4 reference: reading the file fails with EIO" eio cat "$m/f"
+		umount "$m"
+	else
+		skip "ext4 reference" "cannot mount the loop device"
+	fi
+	losetup -d "$loop"
+}
+ext4_reference
+
 fill_case "io_uring (default)" 0
 fill_case "/dev/fuse" 0 -o uring=off
 truncate_case "io_uring (default)" 0
