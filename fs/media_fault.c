@@ -53,8 +53,6 @@ static struct mf_page pages[MF_PAGES];
 static atomic_uint npages;             /* entries claimed (may exceed MF_PAGES) */
 static atomic_bool lost_pages;         /* the table overflowed: not all re-armed */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
-static int install_rc;
 static struct sigaction old_bus, old_segv;
 
 static _Thread_local unsigned thread_faults;
@@ -198,22 +196,33 @@ static void mf_handler(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-static void install(void)
+/* Ours for sig, the current disposition kept in *old; again only if replaced. */
+static int install_one(int sig, struct sigaction *old)
 {
-	struct sigaction sa;
+	struct sigaction sa, cur;
 
+	if (sigaction(sig, NULL, &cur) != 0)
+		return -errno;
+	if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == mf_handler)
+		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = mf_handler;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, &old_bus) != 0 || sigaction(SIGSEGV, &sa, &old_segv) != 0)
-		install_rc = -errno;
+	*old = cur;
+	return sigaction(sig, &sa, NULL) == 0 ? 0 : -errno;
 }
 
 int pfs_media_fault_install(void)
 {
-	pthread_once(&install_once, install);
-	return install_rc;
+	int rc;
+
+	pthread_mutex_lock(&reg_lock);
+	rc = install_one(SIGBUS, &old_bus);
+	if (rc == 0)
+		rc = install_one(SIGSEGV, &old_segv);
+	pthread_mutex_unlock(&reg_lock);
+	return rc;
 }
 
 int pfs_media_fault_register(void *base, size_t len, atomic_bool *latch, const char *name)

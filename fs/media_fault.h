@@ -37,7 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Installs the SIGBUS/SIGSEGV handler (once per process). 0 or -errno. */
+/*
+ * Installs the SIGBUS/SIGSEGV handler; what was there before gets the faults
+ * and signals that are not ours. Again after someone else replaced it (a
+ * test harness); a no-op while it is in place. 0 or -errno.
+ */
 int pfs_media_fault_install(void);
 
 /*
