@@ -51,6 +51,7 @@
 #include "fuse_ops.h"
 #include "fuse_warden.h"
 #include "fuse_wire.h"
+#include "media_fault.h"
 #include "pmemfs/pmemfs.h"
 
 /* ---- the FUSE 7.42 ring ABI (not in Debian 12's <linux/fuse.h>) ---- */
@@ -366,6 +367,8 @@ static void ent_serve(struct ring_ent *e)
 	if (!e->replied) {
 		pfs_log(PFS_LOG_ERR, "fuse ring: opcode %u was not answered", in.opcode);
 		ent_fail(e, EIO);
+	} else if (pfs_media_fault_end()) {
+		ent_fail(e, EIO);      /* the reply's copy met a failing page */
 	}
 }
 

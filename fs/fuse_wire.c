@@ -34,6 +34,7 @@
 
 #include "fuse_wire.h"
 #include "fuse_uring.h"
+#include "media_fault.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
@@ -127,6 +128,7 @@ void pmemfs_wire_note_request(const void *req, size_t len)
 {
 	const struct fuse_in_header *h = req;
 
+	pfs_media_fault_begin();
 	thread_write_flags = 0;
 	if (len < sizeof(*h))
 		return;
@@ -202,6 +204,24 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	return n;
 }
 
+/*
+ * EIO for a request during which the thread took a media fault
+ * (fs/media_fault.h), or whose reply the kernel could not copy from the
+ * mapping (EFAULT: a failing page). In the second case the kernel has
+ * already ended the request with EIO, and this reply finds none (ENOENT,
+ * which libfuse ignores); it is sent anyway so no request goes unanswered.
+ */
+static ssize_t reply_eio(int fd, uint64_t unique)
+{
+	struct fuse_out_header out = { .len = sizeof(out), .error = -EIO, .unique = unique };
+	struct iovec iov = { .iov_base = &out, .iov_len = sizeof(out) };
+	ssize_t n;
+
+	if (pmemfs_uring_reply(&iov, 1, &n))
+		return n;
+	return writev(fd, &iov, 1);
+}
+
 static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *oh = iov[0].iov_base;
@@ -209,10 +229,20 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
+	if (iov[0].iov_len >= sizeof(*oh) && oh->unique != 0 && pfs_media_fault_end())
+		return reply_eio(fd, oh->unique);
 	if (pmemfs_uring_reply(iov, count, &n))
 		return n;
-	if (init == 0 || iov[0].iov_len < sizeof(*oh) || oh->unique != init)
-		return writev(fd, iov, count);
+	if (init == 0 || iov[0].iov_len < sizeof(*oh) || oh->unique != init) {
+		n = writev(fd, iov, count);
+		if (n < 0 && errno == EFAULT && oh->unique != 0) {
+			for (int i = 1; i < count; i++)
+				pfs_media_fault_probe(iov[i].iov_base, iov[i].iov_len);
+			pfs_media_fault_end();
+			return reply_eio(fd, oh->unique);
+		}
+		return n;
+	}
 	atomic_store(&wire.init_unique, 0);
 	if (oh->error != 0)
 		return writev(fd, iov, count);

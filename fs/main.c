@@ -14,6 +14,7 @@
 #include "fuse_stage.h"
 #include "fuse_uring.h"
 #include "fuse_wire.h"
+#include "media_fault.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -399,6 +400,9 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	pfs_log_set_sink(log_sink, cmd.debug ? PFS_LOG_DEBUG : PFS_LOG_INFO);
+	/* a failing page of the device is EIO and read-only, not SIGBUS */
+	if (pfs_media_fault_install() != 0)
+		goto out_args;
 	if (server_open(&srv, &dev, &cli) != 0)
 		goto out_args;
 	if (server_mount_opts(&srv, &cli, &args) != 0)

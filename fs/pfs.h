@@ -115,6 +115,7 @@ struct pfs_fs {
 	atomic_bool corrupt_logged;    /* the first corrupt-media finding was logged */
 	char corrupt_first[160];       /* that finding, for the status file */
 	_Atomic int64_t corrupt_time;  /* when (seconds since the epoch); 0: none yet */
+	int media_slot;                /* media_fault.c registry; -1: none */
 
 	struct pfs_icache icache;
 	uint64_t alloc_cursor;         /* hint: next data-block bit to look at */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "pfs.h"
+#include "media_fault.h"
 
 void pfs_super_seal(struct pfs_super_pm *sb)
 {
@@ -187,6 +188,8 @@ int pfs_fs_setup(struct pfs_fs *fs, struct pfs_device *dev, const struct pfs_sup
 		goto out_journal;
 	}
 	fs->inode_cursor = PFS_FIRST_FREE_SLOT;
+	fs->media_slot = pfs_media_fault_register(dev->base, dev->size, &fs->readonly,
+						  dev->info.path);
 	return 0;
 
 out_journal:
@@ -200,6 +203,7 @@ out_bmap:
 
 void pfs_fs_teardown(struct pfs_fs *fs)
 {
+	pfs_media_fault_unregister(fs->media_slot);
 	free(fs->zero);
 	pfs_journal_fini(fs);
 	pfs_icache_fini(&fs->icache);

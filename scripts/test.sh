@@ -41,6 +41,10 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 PHASE_FAILED=()
+# A segfault or trap of a pmemfs process during the run fails it (no test may
+# let a crash go unnoticed): mark the kernel log now, check it at the end.
+KLOG_MARK=$(mktemp)
+./scripts/klog-check.sh mark "$KLOG_MARK"
 
 setup() {
 	local dir=$1
@@ -100,6 +104,8 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- -- --suite integration
 
 echo
+./scripts/klog-check.sh check "$KLOG_MARK" || PHASE_FAILED+=("kernel log: pmemfs crashed")
+rm -f "$KLOG_MARK"
 if [ "${#PHASE_FAILED[@]}" -gt 0 ]; then
 	printf 'failed phase: %s\n' "${PHASE_FAILED[@]}"
 fi

@@ -11,9 +11,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <pmemfs/layout.h>
@@ -177,6 +180,52 @@ static int mkfs_check_min_size(const char *what, uint64_t size)
 	return -EINVAL;
 }
 
+/*
+ * A file image is sparse: its blocks are taken from the backing file system
+ * as pmemfs fills. If that cannot hold the whole image, a store into the
+ * mapping finds no page some day (pmemfs then fails the request with EIO and
+ * goes read-only), so refuse such a size now. Checked against statvfs rather
+ * than allocated with posix_fallocate: allocating a 64 GiB image in tmpfs up
+ * front would take 64 GiB of RAM for blocks never written. The check is a
+ * snapshot; space others take later is the run-time case.
+ *
+ * PATH is the file (existing: ALLOCATED bytes of it are already there) or,
+ * for a new one, the directory it goes in.
+ */
+static int mkfs_check_backing(const char *target, const char *path, uint64_t size,
+			      uint64_t allocated)
+{
+	char need_h[32], free_h[32];
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (statvfs(path, &sv) < 0) {
+		tool_err("cannot check the free space for %s: %s", target, strerror(errno));
+		return -errno;
+	}
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (allocated >= size || size - allocated <= avail)
+		return 0;
+	tool_human_size(size, need_h, sizeof(need_h));
+	tool_human_size(avail + allocated, free_h, sizeof(free_h));
+	tool_err("%s: an image of %s does not fit in the %s its file system has free "
+		 "for it; choose a smaller -s", target, need_h, free_h);
+	return -ENOSPC;
+}
+
+/* The free space for a new TARGET, in the directory it goes in. */
+static int mkfs_check_new_target(const struct mkfs_opts *o)
+{
+	char *copy = strdup(o->target);
+	int rc;
+
+	if (!copy)
+		return -ENOMEM;
+	rc = mkfs_check_backing(o->target, dirname(copy), o->size, 0);
+	free(copy);
+	return rc;
+}
+
 /* Create TARGET as a file of -s bytes. */
 static int mkfs_create_target(const struct mkfs_opts *o, struct pfs_device **dev)
 {
@@ -187,6 +236,9 @@ static int mkfs_create_target(const struct mkfs_opts *o, struct pfs_device **dev
 		return -ENOENT;
 	}
 	rc = mkfs_check_min_size("-s SIZE", o->size);
+	if (rc < 0)
+		return rc;
+	rc = mkfs_check_new_target(o);
 	if (rc < 0)
 		return rc;
 	rc = pfs_device_create(o->target, o->size, dev);
@@ -320,7 +372,10 @@ int main(int argc, char **argv)
 		rc = mkfs_create_target(&o, &dev);
 		created = rc == 0;
 	} else if (rc == 0) {
-		rc = mkfs_open_target(&o, &dev);
+		rc = S_ISREG(st.st_mode) ? mkfs_check_backing(o.target, o.target,
+				(uint64_t)st.st_size, (uint64_t)st.st_blocks * 512) : 0;
+		if (rc == 0)
+			rc = mkfs_open_target(&o, &dev);
 	}
 	if (rc < 0)
 		return 1;

@@ -62,6 +62,9 @@ LOG=$SCRATCH/server.log
 CHECK_OUT=$SCRATCH/check.out
 : >"$LOG"
 : >"$SCRATCH/server.pids"
+: >"$SCRATCH/server.exits"
+: >"$SCRATCH/server.killed"
+: >"$SCRATCH/server.reported"
 
 # ---- processes ----
 
@@ -70,6 +73,58 @@ lib_alive() {
 	local state
 	state=$(cut -d')' -f2 "/proc/$1/stat" 2>/dev/null) || return 1
 	[[ $state != " Z"* ]]
+}
+
+# ---- server exit status ----
+#
+# Every server the test started is reaped through lib_reap, which records its
+# status in $SCRATCH/server.exits. A server that died by a signal fails the
+# test (lib_cleanup counts it), whatever the test itself checked, unless the
+# death was the SIGKILL of pfs_kill_server or of an abort, recorded in
+# $SCRATCH/server.killed.
+
+# lib_reap PID: wait for our child PID and record how it ended. Returns its
+# status.
+lib_reap() {
+	local rc
+	wait "$1"
+	rc=$?
+	echo "$1 $rc" >>"$SCRATCH/server.exits"
+	return "$rc"
+}
+
+# lib_signal_deaths: "pid N: killed by SIGX" for each recorded death by a
+# signal that was not an intended SIGKILL.
+lib_signal_deaths() {
+	local pid rc
+	while read -r pid rc; do
+		((rc > 128 && rc < 128 + 65)) || continue
+		grep -qx "$pid" "$SCRATCH/server.reported" && continue
+		if ((rc == 128 + 9)) && grep -qx "$pid" "$SCRATCH/server.killed"; then
+			continue
+		fi
+		echo "server $pid: killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+	done <"$SCRATCH/server.exits"
+}
+
+# lib_check_servers: reap every server that has ended unseen, and fail the
+# test for each death by a signal. Run by lib_cleanup; a test may call it.
+lib_check_servers() {
+	local pid deaths
+	while read -r pid; do
+		[ -n "$pid" ] || continue
+		grep -q "^$pid " "$SCRATCH/server.exits" && continue
+		lib_alive "$pid" && continue
+		lib_reap "$pid" 2>/dev/null
+	done <"$SCRATCH/server.pids"
+	deaths=$(lib_signal_deaths)
+	[ -z "$deaths" ] && return 0
+	FAILED=$((FAILED + 1))
+	echo "not ok $((PASSED + FAILED + SKIPPED)) - every server exited by itself, not by a signal"
+	printf '#   %s\n' "$deaths"
+	sed 's/^server \([0-9]*\):.*/\1/' <<<"$deaths" >>"$SCRATCH/server.reported"
+	echo "=== $(date +%T) $deaths" >>"$LOG"
+	return 1
 }
 
 # Server pids we started, plus any server whose command line names a file of
@@ -90,6 +145,7 @@ lib_mounts() {
 lib_abort_all() {
 	local pid m
 	for pid in $(lib_server_pids | sort -u); do
+		echo "$pid" >>"$SCRATCH/server.killed"
 		kill -9 "$pid" 2>/dev/null
 	done
 	for m in $(lib_mounts); do
@@ -115,6 +171,8 @@ lib_cleanup() {
 	local rc=$? pid _
 	trap - EXIT TERM INT
 	[ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
+	# A server that died on its own is judged before any is stopped below.
+	lib_check_servers || rc=1
 	# Give a live server the chance of a clean unmount first.
 	if [ -n "$SERVER_PID" ] && lib_alive "$SERVER_PID"; then
 		fusermount3 -u -z "$MNT" 2>/dev/null
@@ -124,6 +182,7 @@ lib_cleanup() {
 		done
 	fi
 	for pid in $(lib_server_pids | sort -u); do
+		echo "$pid" >>"$SCRATCH/server.killed"
 		kill -TERM "$pid" 2>/dev/null
 	done
 	sleep 0.2
@@ -173,7 +232,7 @@ pfs_mount() {
 	echo "$SERVER_PID" >>"$SCRATCH/server.pids"
 	while ((SECONDS < deadline)); do
 		if ! lib_alive "$SERVER_PID"; then
-			wait "$SERVER_PID"
+			lib_reap "$SERVER_PID"
 			rc=$?
 			echo "pfs_mount: pmemfs exited with status $rc before the mount was live" >&2
 			SERVER_PID=
@@ -205,12 +264,13 @@ pfs_umount() {
 	done
 	if lib_alive "$pid"; then
 		echo "pfs_umount: server $pid still running ${UMOUNT_TIMEOUT}s after unmount" >&2
+		echo "$pid" >>"$SCRATCH/server.killed"
 		kill -9 "$pid"
-		wait "$pid"
+		lib_reap "$pid"
 		SERVER_PID=
 		return 1
 	fi
-	wait "$pid"
+	lib_reap "$pid"
 	rc=$?
 	SERVER_PID=
 	echo "=== $(date +%T) server $pid exited with status $rc" >>"$LOG"
@@ -218,11 +278,18 @@ pfs_umount() {
 	return "$rc"
 }
 
+# exited_itself STATUS: a server run under timeout(1) ended by itself, not
+# by a signal (124: timeout had to stop it; 128+N: it died by signal N).
+exited_itself() {
+	[ "$1" -ne 124 ] && [ "$1" -lt 128 ]
+}
+
 # pfs_kill_server: SIGKILL the server (a crash), then detach the dead mount.
 pfs_kill_server() {
 	[ -n "$SERVER_PID" ] || return 0
+	echo "$SERVER_PID" >>"$SCRATCH/server.killed"
 	kill -9 "$SERVER_PID" 2>/dev/null
-	wait "$SERVER_PID" 2>/dev/null
+	lib_reap "$SERVER_PID" 2>/dev/null
 	echo "=== $(date +%T) server $SERVER_PID killed" >>"$LOG"
 	SERVER_PID=
 	fusermount3 -u -z "$MNT"
@@ -346,6 +413,7 @@ require() {
 
 # finish: the summary line, and the exit status meson reads.
 finish() {
+	lib_check_servers
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ] || exit 1
 	exit 0

@@ -90,15 +90,30 @@ helper_live() {
 	return 1
 }
 
-# helper_gone: the server of the last mount has exited.
+# helper_mount ARG...: mount(8) under the reaper, which records the exit
+# status of the server mount.fuse3 daemonizes (no child of ours) where
+# lib.sh judges those of the servers it starts: a death by a signal fails.
+helper_mount() {
+	"$BUILD_DIR/tests/integration/reaper" "$SCRATCH/server.exits" mount "$@"
+}
+
+# helper_gone: the server of the last mount has exited, by itself (status 0).
 helper_gone() {
-	local deadline=$((SECONDS + UMOUNT_TIMEOUT))
+	local deadline=$((SECONDS + UMOUNT_TIMEOUT)) rc
 	[ -n "$HELPER_PID" ] || return 0
 	while lib_alive "$HELPER_PID" && ((SECONDS < deadline)); do
 		sleep 0.05
 	done
 	if lib_alive "$HELPER_PID"; then
 		echo "server $HELPER_PID still running ${UMOUNT_TIMEOUT}s after umount"
+		return 1
+	fi
+	while ! grep -q "^$HELPER_PID " "$SCRATCH/server.exits" && ((SECONDS < deadline)); do
+		sleep 0.05
+	done
+	rc=$(awk -v p="$HELPER_PID" '$1 == p { print $2 }' "$SCRATCH/server.exits")
+	if [ "$rc" != 0 ]; then
+		echo "server $HELPER_PID exited with status ${rc:-unknown}"
 		return 1
 	fi
 	HELPER_PID=
@@ -134,7 +149,7 @@ check_rc 1 "mkfs -t pmemfs refuses the existing pmemfs without -f (status 1)" \
 # ---- mount -t fuse.pmemfs ----
 
 require "mount -t fuse.pmemfs IMG MNT -o allow_other" \
-	mount -t fuse.pmemfs "$IMG" "$MNT" -o allow_other
+	helper_mount -t fuse.pmemfs "$IMG" "$MNT" -o allow_other
 require "the mount is live with its server" helper_live
 echo "# server started by mount.fuse3: $(tr '\0' ' ' <"/proc/$HELPER_PID/cmdline")"
 check_out "/proc/mounts: type fuse.pmemfs" "fuse.pmemfs" mount_field 3
@@ -158,7 +173,7 @@ check_rc 0 "fsck -t pmemfs -n: clean after umount" fsck -t pmemfs -n "$IMG"
 printf '# pmemfs test fstab\n%s %s fuse.pmemfs defaults,allow_other 0 0\n' \
 	"$IMG" "$MNT" >"$FSTAB"
 require "mount --fstab FILE MNT (fuse.pmemfs defaults,allow_other)" \
-	mount --fstab "$FSTAB" "$MNT"
+	helper_mount --fstab "$FSTAB" "$MNT"
 require "the mount is live with its server" helper_live
 check_out "the file written before umount reads back" "$want1" sha "$P/f1"
 check_out "the symlink too" "$want1" sha "$P/dir/link"
@@ -171,7 +186,7 @@ check_rc 0 "fsck -t pmemfs -n: clean" fsck -t pmemfs -n "$IMG"
 
 # Options of the fstab line reach the server: ro.
 printf '%s %s fuse.pmemfs ro,allow_other 0 0\n' "$IMG" "$MNT" >"$FSTAB"
-require "mount --fstab FILE MNT (fuse.pmemfs ro,allow_other)" mount --fstab "$FSTAB" "$MNT"
+require "mount --fstab FILE MNT (fuse.pmemfs ro,allow_other)" helper_mount --fstab "$FSTAB" "$MNT"
 require "the mount is live with its server" helper_live
 check_out "/proc/mounts: ro" "ro" bash -c 'cut -d, -f1 <<<"$1"' _ "$(mount_field 4)"
 check_out "the second file reads back" "$want2" sha "$P/f2"
@@ -180,7 +195,7 @@ check "umount MNT" do_umount
 check "the server exits after umount" helper_gone
 
 # Once more by mount -t, everything there.
-require "mount -t fuse.pmemfs again" mount -t fuse.pmemfs "$IMG" "$MNT"
+require "mount -t fuse.pmemfs again" helper_mount -t fuse.pmemfs "$IMG" "$MNT"
 require "the mount is live with its server" helper_live
 check_out "first file intact" "$want1" sha "$P/f1"
 check_out "second file intact" "$want2" sha "$P/f2"
