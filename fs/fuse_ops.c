@@ -18,6 +18,7 @@
  */
 #define FUSE_USE_VERSION 314
 
+#include "fuse_coherence.h"
 #include "fuse_ops.h"
 #include "fuse_stage.h"
 #include "fuse_uring.h"
@@ -253,8 +254,10 @@ static void pmemfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void pmemfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	if (!syn_ino(ino))
+	if (!syn_ino(ino)) {
 		pfs_forget(srv_of(req)->fs, ino, nlookup);
+		pmemfs_coh_forget(ino);
+	}
 	fuse_reply_none(req);
 }
 
@@ -264,8 +267,10 @@ static void pmemfs_forget_multi(fuse_req_t req, size_t count,
 	struct pmemfs_server *srv = srv_of(req);
 
 	for (size_t i = 0; i < count; i++)
-		if (!syn_ino(forgets[i].ino))
+		if (!syn_ino(forgets[i].ino)) {
 			pfs_forget(srv->fs, forgets[i].ino, forgets[i].nlookup);
+			pmemfs_coh_forget(forgets[i].ino);
+		}
 	fuse_reply_none(req);
 }
 
@@ -653,7 +658,6 @@ static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct pmemfs_counters *cnt = &srv_of(req)->count;
 	int rc;
 
-	(void)fi;
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -662,6 +666,9 @@ static void pmemfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		syn_read(req, ino, size, off);
 		return;
 	}
+	/* a direct read carries its caller's lock owner, a page-cache fill none */
+	if (fi->lock_owner == 0 && pmemfs_direct_io(srv_of(req)))
+		pmemfs_coh_note_cached(ino);
 	rc = pfs_read(srv_of(req)->fs, ino, (uint64_t)off, size, read_reply_iov, &rr);
 	pmemfs_count(&cnt->reads, 1);
 	pmemfs_count(rc ? &cnt->errors : &cnt->bytes_read, rc ? 1 : rr.bytes);
@@ -813,9 +820,74 @@ static void write_relinked(struct pmemfs_server *srv, fuse_ino_t ino, off_t off,
 	iov_drop(iov, cnt, whole);
 }
 
+/* Copies the n bytes at skip of iov[0..cnt) as iovecs into out; returns their count. */
+static int iov_slice(const struct iovec *iov, int cnt, size_t skip, size_t n, struct iovec *out)
+{
+	int k = 0;
+
+	for (int i = 0; i < cnt && n > 0; i++) {
+		size_t len = iov[i].iov_len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		out[k].iov_base = (char *)iov[i].iov_base + skip;
+		out[k].iov_len = len - skip < n ? len - skip : n;
+		n -= out[k].iov_len;
+		skip = 0;
+		k++;
+	}
+	return k;
+}
+
+/* A write-back of cached pages, stored a part at a time (pmemfs_coh_write_back). */
+struct write_back {
+	struct pmemfs_server *srv;
+	fuse_ino_t ino;
+	const struct iovec *iov;
+	int cnt;
+	bool sync;
+	size_t done;                   /* bytes stored or skipped, from the start */
+};
+
+static int write_back_part(void *ctx, uint64_t off, uint64_t skip, uint64_t n)
+{
+	struct write_back *wb = ctx;
+	struct iovec part[WRITE_IOV_MAX];
+	int k = iov_slice(wb->iov, wb->cnt, skip, n, part);
+	size_t more = 0;
+	int rc = pfs_write(wb->srv->fs, wb->ino, off, part, k, false, wb->sync, &more);
+
+	if (rc == 0 && more == n)
+		wb->done = skip + n;
+	return rc ? rc : more == n ? 0 : -ENOSPC;
+}
+
+/*
+ * With direct_io a write-back of pages dirtied through a mapping skips the
+ * bytes of direct writes in progress, whose pages it may hold stale
+ * (fuse_coherence.c); the skipped bytes count as written.
+ */
+static int write_cached(struct pmemfs_server *srv, fuse_ino_t ino, off_t off,
+			const struct iovec *iov, int cnt, size_t size, bool sync, size_t *written)
+{
+	struct write_back wb = {
+		.srv = srv, .ino = ino, .iov = iov, .cnt = cnt, .sync = sync,
+	};
+	int rc = pmemfs_coh_write_back(ino, (uint64_t)off, size, write_back_part, &wb);
+
+	*written = rc ? wb.done : size;
+	return *written ? 0 : rc;
+}
+
 /*
  * O_APPEND: through the page cache the kernel picks the offset (EOF under
  * the inode lock). With direct_io the core appends at its own EOF.
+ *
+ * With direct_io a write opens a coherence window (fuse_coherence.c) before
+ * its data is stored; pages the kernel may have cached meanwhile (a mapping
+ * of the file) are invalidated after the store and before the reply.
  */
 static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 			     off_t off, struct fuse_file_info *fi)
@@ -825,6 +897,8 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 	bool append = fi->direct_io && (fi->flags & O_APPEND);
 	bool sync = srv->durable_writes || (fi->flags & (O_SYNC | O_DSYNC));
 	size_t size = fuse_buf_size(bufv), written = 0;
+	bool direct = pmemfs_direct_io(srv);
+	struct pmemfs_coh_write win;
 	void *bounce = NULL;
 	bool landed;
 	int cnt, rc;
@@ -844,7 +918,15 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		free(bounce);
 		return;
 	}
+	if (direct && fi->writepage) {
+		rc = write_cached(srv, ino, off, iov, cnt, size, sync, &written);
+		goto count;
+	}
 	rc = kill_privs(srv, ino, fi);
+	/* an O_APPEND write lands at the core's EOF: its window is the whole file */
+	if (direct)
+		pmemfs_coh_write_begin(&win, ino, append ? 0 : (uint64_t)off,
+				       append ? SIZE_MAX : size);
 	if (rc == 0 && landed)
 		write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
 	if (rc == 0 && cnt > 0) {
@@ -854,6 +936,11 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 			       &more);
 		written += more;
 	}
+	if (direct && written && pmemfs_coh_write_cached(&win))
+		(void)pmemfs_coh_invalidate(srv->se, ino, win.off, append ? 0 : written);
+	if (direct)
+		pmemfs_coh_write_end(&win);
+count:
 	pmemfs_count(&srv->count.writes, 1);
 	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);
 	if (rc == 0)

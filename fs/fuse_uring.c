@@ -113,7 +113,19 @@ struct ring_queue {
 	pthread_t thread;
 	bool thread_ok;
 	pid_t tid;
+	unsigned live;                 /* entries still registered */
+	bool stop;                     /* the thread is to stop serving */
 	struct ring_ent ent[RING_DEPTH];
+};
+
+/*
+ * A notification a handler sent through its queue's ring and waits for
+ * (pmemfs_uring_notify); its address, tagged with the low bit, is the
+ * completion's user data.
+ */
+struct ring_wait {
+	int res;
+	bool done;
 };
 
 struct ring_pool {
@@ -341,6 +353,7 @@ static void ent_serve(struct ring_ent *e)
 	size_t pay = e->hdr->ent.payload_sz;
 	size_t opsz;
 	char *req;
+	struct ring_ent *prev;
 
 	memcpy(&in, e->hdr->in_out, sizeof(in));
 	e->commit_id = e->hdr->ent.commit_id;
@@ -361,9 +374,10 @@ static void ent_serve(struct ring_ent *e)
 	buf.mem = req;
 	buf.size = in.len;
 	count_request(in.nodeid, in.pid);
+	prev = cur;                    /* set when served while a handler waits */
 	cur = e;
 	fuse_session_process_buf(pool->se, &buf);
-	cur = NULL;
+	cur = prev;
 	if (!e->replied) {
 		pfs_log(PFS_LOG_ERR, "fuse ring: opcode %u was not answered", in.opcode);
 		ent_fail(e, EIO);
@@ -373,7 +387,7 @@ static void ent_serve(struct ring_ent *e)
 }
 
 /* One completion. Returns false when the thread is to stop. */
-static bool cqe_handle(struct io_uring_cqe *cqe, unsigned *live)
+static bool cqe_handle(const struct io_uring_cqe *cqe, unsigned *live)
 {
 	struct ring_ent *e = io_uring_cqe_get_data(cqe);
 
@@ -409,33 +423,55 @@ static int queue_register(struct ring_queue *q)
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * The completions ready now, each taken off the ring before it is handled:
+ * a handler may wait for a notification (pmemfs_uring_notify) and serve
+ * the queue meanwhile. After the stop only notifications are completed.
+ */
+static void queue_reap(struct ring_queue *q)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&q->ring, &cqe) == 0) {
+		struct io_uring_cqe c = *cqe;
+		uintptr_t data = (uintptr_t)io_uring_cqe_get_data(&c);
+
+		io_uring_cqe_seen(&q->ring, cqe);
+		if (data & 1) {
+			struct ring_wait *w = (struct ring_wait *)(data & ~(uintptr_t)1);
+
+			w->res = c.res;
+			w->done = true;
+		} else if (!q->stop && !cqe_handle(&c, &q->live)) {
+			q->stop = true;
+		}
+	}
+}
+
+/* Submits what is queued and waits for a completion; false on a ring error. */
+static bool queue_wait(struct ring_queue *q)
+{
+	int rc = io_uring_submit_and_wait(&q->ring, 1);
+
+	if (rc < 0 && rc != -EINTR) {
+		pfs_log(PFS_LOG_ERR, "fuse ring %u: %s", q->qid, strerror(-rc));
+		return false;
+	}
+	return true;
+}
+
 static void queue_serve(struct ring_queue *q)
 {
-	unsigned live = RING_DEPTH;
-	bool more = true;
 	int rc = queue_register(q);
 
 	if (rc < 0) {
 		pfs_log(PFS_LOG_WARN, "fuse ring %u: register: %s", q->qid, strerror(-rc));
 		return;
 	}
+	q->live = RING_DEPTH;
 	atomic_fetch_add(&pool->serving, 1);
-	while (more) {
-		struct io_uring_cqe *cqe;
-		unsigned head, n = 0;
-
-		rc = io_uring_submit_and_wait(&q->ring, 1);
-		if (rc < 0 && rc != -EINTR) {
-			pfs_log(PFS_LOG_ERR, "fuse ring %u: %s", q->qid, strerror(-rc));
-			break;
-		}
-		io_uring_for_each_cqe(&q->ring, head, cqe) {
-			n++;
-			if (more)
-				more = cqe_handle(cqe, &live);
-		}
-		io_uring_cq_advance(&q->ring, n);
-	}
+	while (!q->stop && queue_wait(q))
+		queue_reap(q);
 }
 
 static void *queue_main(void *arg)
@@ -614,6 +650,40 @@ uint64_t pmemfs_uring_requests(void)
 void *pmemfs_uring_reply_buffer(size_t size)
 {
 	return cur && size <= cur->iov[1].iov_len ? cur->payload : NULL;
+}
+
+/*
+ * The write to /dev/fuse goes to an io_uring worker (IOSQE_ASYNC), never
+ * inline in this thread: a notification may make the kernel send requests
+ * (laundering dirty pages) to the queue of the CPU it runs on, this one
+ * included, and this thread serves its queue until the write completes.
+ */
+int pmemfs_uring_notify(const struct iovec *iov, int count)
+{
+	struct ring_ent *self = cur;
+	struct ring_wait w = { 0 };
+	struct io_uring_sqe *sqe;
+	struct ring_queue *q;
+
+	if (!self)
+		return -EOPNOTSUPP;
+	q = self->q;
+	sqe = io_uring_get_sqe(&q->ring);
+	if (!sqe && io_uring_submit(&q->ring) >= 0)
+		sqe = io_uring_get_sqe(&q->ring);
+	if (!sqe)
+		return -EBUSY;
+	memset(sqe, 0, 2 * sizeof(*sqe));   /* SQE128 */
+	io_uring_prep_writev(sqe, 0, iov, (unsigned)count, 0);
+	sqe->flags = IOSQE_FIXED_FILE | IOSQE_ASYNC;
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&w | 1));
+	/* w stays on this stack until its completion: wait whatever happens */
+	while (!w.done) {
+		if (queue_wait(q))
+			queue_reap(q);
+	}
+	cur = self;
+	return w.res < 0 ? w.res : 0;
 }
 
 bool pmemfs_uring_reply(const struct iovec *iov, int count, ssize_t *ret)

@@ -54,4 +54,12 @@ void *pmemfs_uring_reply_buffer(size_t size);
  */
 bool pmemfs_uring_reply(const struct iovec *iov, int count, ssize_t *ret);
 
+/*
+ * In a handler on a ring thread: write a notification (iov: fuse_out_header
+ * with unique 0, then its arguments) to /dev/fuse without blocking the
+ * queue; the thread serves its queue until the kernel has processed it.
+ * Returns 0 or the write's -errno; -EOPNOTSUPP off a ring thread.
+ */
+int pmemfs_uring_notify(const struct iovec *iov, int count);
+
 #endif /* PMEMFS_FUSE_URING_H */

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuse_coherence.c: direct_io writes kept coherent with a shared mapping of
+ * the same file (the theory is at the top of fuse_coherence.c).
+ */
+#ifndef PMEMFS_FUSE_COHERENCE_H
+#define PMEMFS_FUSE_COHERENCE_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A direct write in progress, on the writer's stack. */
+struct pmemfs_coh_write {
+	uint64_t ino, off, end;
+	struct pmemfs_coh_write *next;
+};
+
+/* Before a direct write's data is stored: open its window. */
+void pmemfs_coh_write_begin(struct pmemfs_coh_write *w, uint64_t ino, uint64_t off,
+			    size_t len);
+
+/*
+ * After the data is stored: true when the inode may have pages in the
+ * kernel's page cache, which must then be invalidated over the range before
+ * pmemfs_coh_write_end() closes the window and the write is answered.
+ */
+bool pmemfs_coh_write_cached(const struct pmemfs_coh_write *w);
+
+void pmemfs_coh_write_end(struct pmemfs_coh_write *w);
+
+/* A READ that fills the page cache (no lock owner): the inode has pages. */
+void pmemfs_coh_note_cached(uint64_t ino);
+
+/*
+ * A write-back of cached pages (FUSE_WRITE_CACHE) of len bytes at off:
+ * apply(ctx, off, skip, n) is called for each part that no open window
+ * covers (skip: its distance from off), with new windows held off until it
+ * returns. Returns 0 or the first apply's -errno.
+ */
+typedef int (*pmemfs_coh_apply_fn)(void *ctx, uint64_t off, uint64_t skip, uint64_t n);
+int pmemfs_coh_write_back(uint64_t ino, uint64_t off, size_t len, pmemfs_coh_apply_fn apply,
+			  void *ctx);
+
+/*
+ * Has the kernel drop (after laundering) its cached pages of [off, off+len)
+ * of ino; on a ring thread through the ring, which it serves meanwhile.
+ * Never call it holding a lock a laundering write-back needs.
+ */
+int pmemfs_coh_invalidate(struct fuse_session *se, uint64_t ino, uint64_t off, size_t len);
+
+/* The kernel forgot the inode: its page cache is gone. */
+void pmemfs_coh_forget(uint64_t ino);
+
+#endif /* PMEMFS_FUSE_COHERENCE_H */
