@@ -222,12 +222,12 @@ static void test_bitmap_checksum_mismatch_fails_the_allocation_and_fsck_repairs_
 static void test_check_repairs_a_zeroed_checksum_area(void **state)
 {
 	struct fx *f = fx_new(32, 0);
-	const struct pfs_super_pm *sb = &f->fs->sb;
+	uint64_t bcsum_start = f->fs->sb.bcsum_start; /* f->fs is freed at unmount */
 	struct pfs_check_result res;
 
 	fx_create(f, f->root, "a");
 	pfs_unmount(f->fs);
-	memset((char *)pfs_device_base(f->dev) + (sb->bcsum_start << PFS_BLOCK_SHIFT), 0,
+	memset((char *)pfs_device_base(f->dev) + (bcsum_start << PFS_BLOCK_SHIFT), 0,
 	       PFS_BLOCK_SIZE);
 	assert_int_equal(pfs_mount(f->dev, 0, &f->fs), 0);
 	res = check_now(f, PFS_CHECK_REPAIR);
