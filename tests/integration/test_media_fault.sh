@@ -13,6 +13,8 @@
 # and with PMEM_IS_PMEM_FORCE=1 over /dev/fuse, where reads are answered
 # straight from the mapping: there the kernel meets the lost page while
 # copying the reply (EFAULT, no signal) and the request must still get EIO.
+# shellcheck disable=SC2016,SC2317 # bash -c programs; functions run by check
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SMALL=$SCRATCH/small
