@@ -279,9 +279,6 @@ static int write_locked(struct pfs_fs *fs, struct pfs_inode_pm *ip, uint64_t off
 		rc = fill_holes(tx, ip, off, end, false);
 	if (!rc)
 		rc = copy_in(fs, ip, off, len, c);
-	/* a media fault in the copy latched read-only: do not make the data reachable */
-	if (!rc && pfs_is_readonly(fs))
-		rc = -EIO;
 	if (!rc && end > ip->size)
 		rc = pfs_tx_set_u64(tx, &ip->size, end);
 	if (!rc)

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 
 #include "pfs.h"
+#include "media_fault.h"
 
 #define LINE 64u
 #define JREC_DATA(r) ((const char *)(r) + sizeof(struct pfs_jrec_pm))
@@ -457,6 +458,9 @@ void pfs_tx_abort(struct pfs_tx *tx)
 
 int pfs_tx_end(struct pfs_tx *tx, int rc)
 {
+	/* a store of this transaction may have gone to a lost page (media_fault.h) */
+	if (!rc && pfs_media_fault_taken())
+		rc = -EIO;
 	if (rc) {
 		pfs_tx_abort(tx);
 		return rc;

@@ -289,6 +289,11 @@ void pfs_media_fault_begin(void)
 	thread_faults = 0;
 }
 
+bool pfs_media_fault_taken(void)
+{
+	return thread_faults != 0;
+}
+
 bool pfs_media_fault_end(void)
 {
 	if (!thread_faults)

@@ -17,7 +17,9 @@
  * The request path brackets each request with pfs_media_fault_begin() and
  * pfs_media_fault_end(): a request during which its thread took a fault is
  * answered EIO whatever it computed (a write whose bytes went to a
- * replacement page never reports success).
+ * replacement page never reports success), and a transaction during which
+ * it did is rolled back rather than committed (pfs_tx_end): some of its
+ * stores may have gone to a replacement page.
  *
  * pfs_media_fault_end() (and pfs_media_fault_settle()) run outside the
  * handler: they log the fault once per mapping and re-arm the replaced pages
@@ -57,6 +59,9 @@ uint64_t pfs_media_fault_count(int slot);
 
 /* A request starts on this thread. */
 void pfs_media_fault_begin(void);
+
+/* This thread took a media fault since pfs_media_fault_begin() (or ever). */
+bool pfs_media_fault_taken(void);
 
 /*
  * The request's reply is being made: true if the thread took a media fault

@@ -122,7 +122,7 @@ lib_check_servers() {
 	FAILED=$((FAILED + 1))
 	echo "not ok $((PASSED + FAILED + SKIPPED)) - every server exited by itself, not by a signal"
 	printf '#   %s\n' "$deaths"
-	sed 's/^server \([0-9]*\):.*/\1/' <<<"$deaths" >>"$SCRATCH/server.reported"
+	awk '{ sub(":", "", $2); print $2 }' <<<"$deaths" >>"$SCRATCH/server.reported"
 	echo "=== $(date +%T) $deaths" >>"$LOG"
 	return 1
 }

@@ -9,6 +9,8 @@
 #
 # Each case is a small test script sourcing lib.sh, run as a child with its
 # own scratch dir; this test checks the child's exit status and output.
+# shellcheck disable=SC2016,SC2317 # bash -c programs; functions run by check
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 LIB=$(cd "$(dirname "$0")" && pwd)/lib.sh

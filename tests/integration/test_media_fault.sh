@@ -13,6 +13,8 @@
 # and with PMEM_IS_PMEM_FORCE=1 over /dev/fuse, where reads are answered
 # straight from the mapping: there the kernel meets the lost page while
 # copying the reply (EFAULT, no signal) and the request must still get EIO.
+# shellcheck disable=SC2016,SC2317 # bash -c programs; functions run by check
+# shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 SMALL=$SCRATCH/small
@@ -85,6 +87,36 @@ fill_case() {
 	IMG=$SCRATCH/img
 }
 
+# ---- the tmpfs fills while files are created (inode table, directory, journal) ----
+# The format leaves the inode table sparse: new inodes land on holes too.
+create_case() {
+	local name=$1 n
+	shift
+	echo "# ---- tmpfs full, creating files: $name ----"
+	require "$name: a 320 MiB tmpfs" mount -t tmpfs -o size=320M tmpfs "$SMALL"
+	IMG=$SMALL/img
+	require "$name: mkfs a 256 MiB image in it" "$MKFS" -q -s 256M "$IMG"
+	require "$name: fill the tmpfs but 1 MiB" bash -c \
+		'fallocate -l $(( $(stat -f -c "%a*%S" "$1") - (1 << 20) )) "$1/filler"' _ "$SMALL"
+	LOG_MARK=$(wc -l <"$LOG")
+	require "$name: mount" mount_as "$@"
+	check_err "$name: creating 20000 files fails with EIO or ENOSPC" \
+		'Input/output error|No space left on device' bash -c \
+		'for i in $(seq 1 20000); do echo "$i" >"$1/f$i" || exit 1; done' _ "$MNT/pools"
+	check "$name: the server logged the media error" log_says 'media error'
+	check "$name: the server is alive" lib_alive "$SERVER_PID"
+	check "$name: status says read-only" read_only
+	n=$(find "$MNT/pools" -type f | wc -l)
+	check "$name: the files made before read back (all $n)" bash -c \
+		'for ((i = 1; i < $2; i++)); do [ "$(cat "$1/f$i")" = "$i" ] || exit 1; done' \
+		_ "$MNT/pools" "$n"
+	check "$name: unmount; the server exits 0" pfs_umount
+	check "$name: free the tmpfs" rm -f "$SMALL/filler"
+	check_rc 0 "$name: fsck -n finds the image consistent" "$FSCK" -n "$IMG"
+	umount "$SMALL"
+	IMG=$SCRATCH/img
+}
+
 # ---- the image is truncated under the mount ----
 truncate_case() {
 	local name=$1
@@ -139,6 +171,7 @@ ext4_reference
 
 fill_case "io_uring (default)" 0
 fill_case "/dev/fuse" 0 -o uring=off
+create_case "io_uring (default)" 0
 truncate_case "io_uring (default)" 0
 truncate_case "/dev/fuse" 0 -o uring=off
 truncate_case "io_uring, reads from the mapping (PMEM_IS_PMEM_FORCE=1)" 1
