@@ -14,20 +14,29 @@
  *   4. every directory: buckets, entries (hash, bucket, duplicates, target,
  *      type), entry count, link count; counts the names of every inode
  *   5. bitmaps rebuilt from what the inodes hold (never the other way
- *      round), their checksums, and the free counts
+ *      round), their checksums, and the free counts; then what needs the
+ *      allocator: unsound extent trees rebuilt from their sound extents,
+ *      blocks claimed twice copied for all but the first claimant,
+ *      directories with lost buckets laid out again, misplaced names
+ *      inserted again
  *   6. the orphan list
- *   7. link counts, parents, inodes no directory names
- *   8. directories not connected to the root (loops)
+ *   7. link counts, parents, inodes no directory names (to lost+found)
+ *   8. directories not connected to the root (a loop is broken into lost+found)
  *
  * Repairs (PFS_CHECK_REPAIR, never on a private mapping, whose stores would not
- * reach the device) are the safe ones only, each inside a transaction, so a
- * crash during a repair leaves the device as consistent as before it. The
- * checker knows the media may be corrupt: a core helper that finds corruption
- * latches the file system read-only, which the checker undoes before each of
- * its own transactions.
+ * reach the device) never destroy what can be kept: the inode table, the
+ * directories and the extent trees are the authority, everything derivable is
+ * rebuilt from them; a sound inode no directory names goes to lost+found
+ * (made when missing), never to the free list. What cannot be repaired is
+ * reported and left as it is. Each repair is a transaction, so a crash during
+ * one leaves the device as consistent as before it. The checker knows the
+ * media may be corrupt: a core helper that finds corruption latches the file
+ * system read-only, which the checker undoes before each of its own
+ * transactions.
  *
  * Memory: two data-block bitmaps (data_blocks / 8 bytes each, a third one only
- * when blocks are claimed twice) and 10 bytes per inode slot.
+ * when blocks are claimed twice), 10 bytes per inode slot, and lists of what
+ * is repaired after pass 5.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -2477,8 +2486,9 @@ static uint32_t lf_get(struct chk *c)
 	rc = pfs_dir_find(c->fs, pfs_inode_at(c->fs, PFS_ROOT_SLOT), LF_NAME, &loc);
 	if (rc == 0) {
 		slot = PFS_SLOT(loc.de->ino);
+		/* a directory the root names is connected whether or not pass 8 got to it */
 		if (slot >= c->fs->sb.inode_count || (c->iflags[slot] & (IF_VALID | IF_DIR |
-		    IF_DIRBAD | IF_REACH)) != (IF_VALID | IF_DIR | IF_REACH)) {
+		    IF_DIRBAD)) != (IF_VALID | IF_DIR) || c->refs[slot] != 1) {
 			problem(c, LF_NAME, false, "is not a sound directory; nothing can be "
 				"reconnected");
 			return 0;
@@ -2495,6 +2505,7 @@ static uint32_t lf_get(struct chk *c)
 	}
 	c->lf_failed = false;
 	c->lf = slot;
+	c->iflags[slot] |= IF_REACH;
 	return slot;
 }
 
@@ -2668,6 +2679,49 @@ static uint32_t dir_up(const struct chk *c, uint32_t slot)
 }
 
 /* Follows names upward; the first walk decides, the second marks the path. */
+/*
+ * Breaks a loop of directories at dir (a member): its name in the directory
+ * of the loop that names it goes, and it goes to lost+found.
+ */
+static bool break_loop(struct chk *c, uint32_t dir)
+{
+	uint32_t up = c->named_in[dir];
+	struct pfs_inode_pm *uip = pfs_inode_at(c->fs, up);
+	uint64_t nb = uip->size >> PFS_BLOCK_SHIFT;
+
+	if (!c->fix || (c->iflags[up] & IF_SHARED) || !lf_get(c))
+		return false;
+	for (uint64_t idx = 0; idx < nb; idx++) {
+		struct pfs_dirloc loc = { 0 };
+		struct pfs_tx *tx;
+		char *p;
+		int rc;
+
+		if (pfs_dir_bucket(c->fs, uip, idx, &loc.bucket))
+			continue;
+		p = (char *)(loc.bucket + 1);
+		for (uint32_t off = 0; off < loc.bucket->used && !loc.de;) {
+			struct pfs_dirent_pm *de = (void *)(p + off);
+
+			if (PFS_SLOT(de->ino) == dir)
+				loc.de = de;
+			off += de->rec_len;
+		}
+		if (!loc.de)
+			continue;
+		if (fix_begin(c, &tx))
+			return false;
+		rc = pfs_dir_remove(tx, uip, &loc);
+		if (!rc)
+			rc = pfs_tx_set_u32(tx, &uip->nlink, uip->nlink - 1);
+		if (pfs_tx_end(tx, rc))
+			return false;
+		c->refs[dir] = 0;
+		return lf_link(c, dir);
+	}
+	return false;
+}
+
 static void connect_dir(struct chk *c, uint32_t slot)
 {
 	uint64_t steps = 0;
@@ -2687,6 +2741,13 @@ static void connect_dir(struct chk *c, uint32_t slot)
 			break;
 		}
 		s = dir_up(c, s);
+	}
+	/* after that many steps s is on the loop */
+	if (loop && break_loop(c, s)) {
+		problem(c, inode_obj(obj, slot), true, "directory is not connected to the root "
+			"(its ancestors form a loop; directory %u moved to /" LF_NAME ")", s);
+		connect_dir(c, slot);
+		return;
 	}
 	for (s = slot; s && s != PFS_ROOT_SLOT && !(c->iflags[s] & (IF_REACH | IF_LOOP));
 	     s = dir_up(c, s))

@@ -431,6 +431,34 @@ static void test_check_lays_out_a_directory_with_an_unmapped_bucket_again(void *
 	fx_free(f);
 }
 
+static void test_check_breaks_a_loop_of_directories_into_lost_and_found(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t a = fx_mkdir(f, f->root, "a"), b = fx_mkdir(f, a, "b"), lf;
+	struct pfs_inode_pm *root = pfs_inode_at(f->fs, PFS_ROOT_SLOT);
+	struct pfs_dirloc loc;
+	struct pfs_attr at;
+	struct pfs_tx *tx;
+	char name[32];
+
+	/* b names a and the root no longer does: a and b only reach each other */
+	assert_int_equal(pfs_tx_begin(f->fs, &tx), 0);
+	assert_int_equal(pfs_dir_find(f->fs, root, "a", &loc), 0);
+	assert_int_equal(pfs_dir_remove(tx, root, &loc), 0);
+	assert_int_equal(pfs_dir_add(tx, pfs_inode_at(f->fs, PFS_SLOT(b)), "up", a,
+				     pfs_mode_to_dtype(S_IFDIR)), 0);
+	assert_int_equal(pfs_tx_end(tx, 0), 0);
+	repair_then_clean(f);
+	assert_int_equal(pfs_lookup(f->fs, f->root, "lost+found", &at), 0);
+	lf = at.ino;
+	snprintf(name, sizeof(name), "#%u", PFS_SLOT(a));
+	if (pfs_lookup(f->fs, lf, name, &at) != 0) {
+		snprintf(name, sizeof(name), "#%u", PFS_SLOT(b));
+		assert_int_equal(pfs_lookup(f->fs, lf, name, &at), 0);
+	}
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_check_drops_a_zeroed_xattr_block_and_keeps_the_data),
 		cmocka_unit_test(test_check_makes_a_zeroed_root_again_and_moves_its_children),
 		cmocka_unit_test(test_check_lays_out_a_directory_with_an_unmapped_bucket_again),
+		cmocka_unit_test(test_check_breaks_a_loop_of_directories_into_lost_and_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
