@@ -57,15 +57,19 @@ static uint64_t bucket_index(uint64_t hash, unsigned order)
 	return order ? hash >> (PFS_HASH_BITS - order) : 0;
 }
 
-/* Checks a bucket image; off is where it lies on the device, for the message. */
-static int bucket_check(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b, uint64_t boff)
+/*
+ * Checks a bucket image; boff is where it lies on the device and slot the
+ * directory's inode (0: not known), for the message.
+ */
+static int bucket_check(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b, uint64_t boff,
+			uint32_t slot)
 {
 	const char *p = (const char *)(b + 1);
 	uint32_t used = PFS_LOAD(b->used), off = 0;
 
 	if (PFS_LOAD(b->magic) != PFS_BUCKET_MAGIC || used > PFS_BUCKET_SPACE)
-		return pfs_corrupt(fs, "directory bucket at offset %llu: bad header",
-				   (unsigned long long)boff);
+		return pfs_corrupt(fs, "directory inode %u: bucket at offset %llu: bad header",
+				   slot, (unsigned long long)boff);
 	while (off < used) {
 		const struct pfs_dirent_pm *de = (const void *)(p + off);
 		uint16_t rl;
@@ -82,13 +86,13 @@ static int bucket_check(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b, ui
 	}
 	return 0;
 bad:
-	return pfs_corrupt(fs, "directory bucket at offset %llu: bad entry at %u",
-			   (unsigned long long)boff, off);
+	return pfs_corrupt(fs, "directory inode %u: bucket at offset %llu: bad entry at %u",
+			   slot, (unsigned long long)boff, off);
 }
 
 int pfs_dir_bucket_validate(struct pfs_fs *fs, const struct pfs_bucket_hdr_pm *b)
 {
-	return bucket_check(fs, b, pfs_off(fs, b));
+	return bucket_check(fs, b, pfs_off(fs, b), 0);
 }
 
 int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
@@ -105,7 +109,7 @@ int pfs_dir_bucket(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t i
 		return pfs_corrupt(fs, "directory inode %u: bucket %llu is not mapped",
 				   (uint32_t)(dip - fs->itable), (unsigned long long)idx);
 	*out = pfs_blk(fs, pblk);
-	return pfs_dir_bucket_validate(fs, *out);
+	return bucket_check(fs, *out, pblk << PFS_BLOCK_SHIFT, (uint32_t)(dip - fs->itable));
 }
 
 int pfs_dir_bucket_copy(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint64_t idx,
@@ -123,7 +127,7 @@ int pfs_dir_bucket_copy(struct pfs_fs *fs, const struct pfs_inode_pm *dip, uint6
 				   (uint32_t)(dip - fs->itable), (unsigned long long)idx);
 	boff = pblk << PFS_BLOCK_SHIFT;
 	memcpy(buf, pfs_blk(fs, pblk), PFS_BLOCK_SIZE);
-	rc = bucket_check(fs, buf, boff);
+	rc = bucket_check(fs, buf, boff, (uint32_t)(dip - fs->itable));
 	if (rc)
 		return rc;
 	/* a hash of 2^62 or more, or one of another bucket, breaks readdir's cookies */

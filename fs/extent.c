@@ -108,12 +108,13 @@ static int descend(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lb
 	return 0;
 }
 
-static int ext_check(struct pfs_fs *fs, const struct pfs_extent_pm *e)
+static int ext_check(struct pfs_fs *fs, const struct pfs_inode_pm *ip,
+		     const struct pfs_extent_pm *e)
 {
 	if (e->len == 0 || !pfs_blk_is_data(fs, e->pblk, e->len) ||
 	    e->lblk + e->len < e->lblk)
-		return pfs_corrupt(fs, "extent %llu+%u -> %llu is invalid",
-				   (unsigned long long)e->lblk, e->len,
+		return pfs_corrupt(fs, "inode %u: extent %llu+%u -> %llu is invalid",
+				   (uint32_t)(ip - fs->itable), (unsigned long long)e->lblk, e->len,
 				   (unsigned long long)e->pblk);
 	return 0;
 }
@@ -134,7 +135,7 @@ int pfs_ext_map(struct pfs_fs *fs, const struct pfs_inode_pm *ip, uint64_t lblk,
 		/* one copy, checked and used: the media may change meanwhile */
 		const struct pfs_extent_pm e = leaf.e[i];
 
-		rc = ext_check(fs, &e);
+		rc = ext_check(fs, ip, &e);
 		if (rc)
 			return rc;
 		if (lblk < e.lblk + e.len) {
@@ -174,8 +175,8 @@ void pfs_extvec_free(struct pfs_extvec *vec)
 }
 
 /* Walks the tree: leaf extents into ext (if not NULL), node blocks into nodes. */
-static int walk(struct pfs_fs *fs, const struct ext_root *r, struct pfs_extvec *ext,
-		struct pfs_extvec *nodes, uint64_t *prev_end)
+static int walk(struct pfs_fs *fs, const struct pfs_inode_pm *ip, const struct ext_root *r,
+		struct pfs_extvec *ext, struct pfs_extvec *nodes, uint64_t *prev_end)
 {
 	for (unsigned i = 0; i < r->count; i++) {
 		const struct pfs_extent_pm e = r->e[i]; /* checked and used as one copy */
@@ -183,11 +184,12 @@ static int walk(struct pfs_fs *fs, const struct ext_root *r, struct pfs_extvec *
 		int rc;
 
 		if (r->level == 0) {
-			rc = ext_check(fs, &e);
+			rc = ext_check(fs, ip, &e);
 			if (rc)
 				return rc;
 			if (e.lblk < *prev_end)
-				return pfs_corrupt(fs, "extents overlap or are unsorted at %llu",
+				return pfs_corrupt(fs, "inode %u: extents overlap or are unsorted at "
+						   "%llu", (uint32_t)(ip - fs->itable),
 						   (unsigned long long)e.lblk);
 			*prev_end = e.lblk + e.len;
 			if (ext && (rc = pfs_extvec_push(ext, e.lblk, e.pblk, e.len)))
@@ -199,7 +201,7 @@ static int walk(struct pfs_fs *fs, const struct ext_root *r, struct pfs_extvec *
 			return rc;
 		if (nodes && (rc = pfs_extvec_push(nodes, e.lblk, e.pblk, 1)))
 			return rc;
-		rc = walk(fs, &child, ext, nodes, prev_end);
+		rc = walk(fs, ip, &child, ext, nodes, prev_end);
 		if (rc)
 			return rc;
 	}
@@ -215,7 +217,7 @@ int pfs_ext_collect(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs
 	/* the vector's allocations, as the Nth one failing (fault.h) */
 	if (pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC))
 		return -ENOMEM;
-	return walk(fs, &r, vec, NULL, &prev);
+	return walk(fs, ip, &r, vec, NULL, &prev);
 }
 
 int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_extvec *nodes)
@@ -226,7 +228,7 @@ int pfs_ext_nodes(struct pfs_fs *fs, const struct pfs_inode_pm *ip, struct pfs_e
 	root_of(ip, &r);
 	if (pfs_fault_hit(fs->fault, PFS_FAULT_ALLOC))
 		return -ENOMEM;
-	return walk(fs, &r, NULL, nodes, &prev);
+	return walk(fs, ip, &r, NULL, nodes, &prev);
 }
 
 /* ---- rebuild (copy-on-write) ---- */

@@ -161,7 +161,7 @@ static void test_lookup_in_a_bucket_with_a_zero_rec_len_fails_with_euclean(void 
 	first_entry(f, d)->rec_len = 0;
 	fx_lookup(f, d, "x", &rc);
 	assert_int_equal(rc, -EUCLEAN);
-	assert_latched(f, "directory bucket");
+	assert_latched(f, "bucket at offset");
 	fx_free(f);
 }
 
@@ -343,7 +343,7 @@ static void test_only_the_first_finding_is_kept(void **state)
 		ip->size = 0;
 	}
 	assert_int_equal(pfs_readlink(f->fs, at.ino, buf, sizeof(buf)), -EUCLEAN);
-	assert_latched(f, "directory bucket");
+	assert_latched(f, "bucket at offset");
 	fx_free(f);
 }
 
