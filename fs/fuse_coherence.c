@@ -38,9 +38,12 @@
  * are gone).
  *
  * The invalidation must not be sent from a thread that has to serve the
- * laundering WRITE, nor under the file system's locks: the adapter sends
- * it after pfs_write returned, through the ring (fuse_uring.c) on a ring
- * thread, which serves its queue meanwhile.
+ * laundering WRITE, nor under the file system's locks: it is sent after
+ * pfs_write returned, on a ring thread through the ring (fuse_uring.c),
+ * which the thread serves meanwhile. A waiting write holds its ring entry
+ * or /dev/fuse worker, which the laundering WRITE may need, so only a few
+ * wait (inval_wait); the others are answered first and a helper thread
+ * invalidates for them (inval_later), their windows open until it is done.
  */
 #define FUSE_USE_VERSION 314
 
