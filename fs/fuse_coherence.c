@@ -38,9 +38,12 @@
  * are gone).
  *
  * The invalidation must not be sent from a thread that has to serve the
- * laundering WRITE, nor under the file system's locks: the adapter sends
- * it after pfs_write returned, through the ring (fuse_uring.c) on a ring
- * thread, which serves its queue meanwhile.
+ * laundering WRITE, nor under the file system's locks: it is sent after
+ * pfs_write returned, on a ring thread through the ring (fuse_uring.c),
+ * which the thread serves meanwhile. A waiting write holds its ring entry
+ * or /dev/fuse worker, which the laundering WRITE may need, so only a few
+ * wait (inval_wait); the others are answered first and a helper thread
+ * invalidates for them (inval_later), their windows open until it is done.
  */
 #define FUSE_USE_VERSION 314
 
@@ -50,6 +53,7 @@
 #include <errno.h>
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,30 +140,6 @@ void pmemfs_coh_write_begin(struct pmemfs_coh_write *w, uint64_t ino, uint64_t o
 	pthread_mutex_unlock(&s->lock);
 }
 
-bool pmemfs_coh_write_cached(const struct pmemfs_coh_write *w)
-{
-	struct coh_stripe *s = stripe_of(w->ino);
-	bool cached;
-
-	pthread_mutex_lock(&s->lock);
-	cached = cached_find(s, w->ino) < s->ncached;
-	pthread_mutex_unlock(&s->lock);
-	return cached;
-}
-
-void pmemfs_coh_write_end(struct pmemfs_coh_write *w)
-{
-	struct coh_stripe *s = stripe_of(w->ino);
-	struct pmemfs_coh_write **p;
-
-	pthread_mutex_lock(&s->lock);
-	for (p = &s->windows; *p && *p != w; p = &(*p)->next)
-		;
-	if (*p)
-		*p = w->next;
-	pthread_mutex_unlock(&s->lock);
-}
-
 /*
  * From pos: the end of the window covering pos (*covered), or else the start
  * of the next window before end (or end). Called with the stripe locked.
@@ -204,11 +184,45 @@ int pmemfs_coh_write_back(uint64_t ino, uint64_t off, size_t len, pmemfs_coh_app
 	return rc;
 }
 
-/* notify_inval_inode over the range, by the ring when on a ring thread */
-int pmemfs_coh_invalidate(struct fuse_session *se, uint64_t ino, uint64_t off, size_t len)
+/* ---- the invalidation ---- */
+
+/* Called with the stripe locked. */
+static void window_unlink(struct coh_stripe *s, struct pmemfs_coh_write *w)
 {
+	struct pmemfs_coh_write **p;
+
+	for (p = &s->windows; *p && *p != w; p = &(*p)->next)
+		;
+	if (*p)
+		*p = w->next;
+}
+
+static void window_close(struct pmemfs_coh_write *w)
+{
+	struct coh_stripe *s = stripe_of(w->ino);
+
+	pthread_mutex_lock(&s->lock);
+	window_unlink(s, w);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static bool window_cached(const struct pmemfs_coh_write *w)
+{
+	struct coh_stripe *s = stripe_of(w->ino);
+	bool cached;
+
+	pthread_mutex_lock(&s->lock);
+	cached = cached_find(s, w->ino) < s->ncached;
+	pthread_mutex_unlock(&s->lock);
+	return cached;
+}
+
+/* notify_inval_inode from a thread that serves no request (or through the ring) */
+static int inval_send(struct fuse_session *se, const struct pmemfs_coh_write *w, bool ring)
+{
+	uint64_t len = w->end == UINT64_MAX ? 0 : w->end - w->off;   /* 0: to EOF */
 	struct fuse_notify_inval_inode_out arg = {
-		.ino = ino, .off = (int64_t)off, .len = (int64_t)len,
+		.ino = w->ino, .off = (int64_t)w->off, .len = (int64_t)len,
 	};
 	struct fuse_out_header out = {
 		.len = sizeof(out) + sizeof(arg), .error = FUSE_NOTIFY_INVAL_INODE,
@@ -217,13 +231,149 @@ int pmemfs_coh_invalidate(struct fuse_session *se, uint64_t ino, uint64_t off, s
 		{ .iov_base = &out, .iov_len = sizeof(out) },
 		{ .iov_base = &arg, .iov_len = sizeof(arg) },
 	};
-	int rc = pmemfs_uring_notify(iov, 2);
+	int rc = ring ? pmemfs_uring_notify(iov, 2) :
+		 fuse_lowlevel_notify_inval_inode(se, w->ino, (off_t)w->off, (off_t)len);
 
-	if (rc == -EOPNOTSUPP)
-		rc = fuse_lowlevel_notify_inval_inode(se, ino, (off_t)off, (off_t)len);
 	/* ENOENT: the kernel holds no inode, so no page either */
-	if (rc && rc != -ENOENT)
-		pfs_log(PFS_LOG_WARN, "inode %llu: invalidating cached pages [%llu, +%zu): %s",
-			(unsigned long long)ino, (unsigned long long)off, len, strerror(-rc));
+	if (rc && rc != -ENOENT && rc != -EBUSY && rc != -EOPNOTSUPP)
+		pfs_log(PFS_LOG_WARN, "inode %llu: invalidating cached pages at %llu: %s",
+			(unsigned long long)w->ino, (unsigned long long)w->off, strerror(-rc));
 	return rc == -ENOENT ? 0 : rc;
+}
+
+/*
+ * Waiting for an invalidation holds a request's slot (a ring entry, a
+ * worker thread) that the laundering write-back may need. Only a few wait:
+ * on a ring thread at most RING_DEPTH - 2 per queue (fuse_uring.c answers
+ * -EBUSY beyond), on /dev/fuse workers at most max_threads - 2 (and none
+ * single-threaded). Beyond that, a helper thread invalidates after the
+ * reply, the window held open until it is done: the write's bytes are
+ * safe, but a store through the mapping into those very bytes in the
+ * microseconds after write() returned may lose to them.
+ */
+static atomic_int dev_waiters;
+static atomic_int dev_waiters_max = 4;
+
+void pmemfs_coh_set_workers(int max_threads, bool single)
+{
+	int n = single ? 0 : max_threads - 2;
+
+	atomic_store(&dev_waiters_max, n < 0 ? 0 : n > 4 ? 4 : n);
+}
+
+static int inval_wait(struct fuse_session *se, const struct pmemfs_coh_write *w)
+{
+	int rc = inval_send(se, w, true);
+
+	if (rc != -EOPNOTSUPP)
+		return rc;                   /* sent through the ring, or the ring is full */
+	if (atomic_fetch_add(&dev_waiters, 1) >= atomic_load(&dev_waiters_max)) {
+		atomic_fetch_sub(&dev_waiters, 1);
+		return -EBUSY;
+	}
+	rc = inval_send(se, w, false);
+	atomic_fetch_sub(&dev_waiters, 1);
+	return rc;
+}
+
+/* the helper: invalidations after the reply, one at a time */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct fuse_session *se;
+	pthread_t thread;
+	bool started, quit;
+} helper = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+/* A window of the helper's queue: open in its stripe, queued by `queued`. */
+struct coh_job {
+	struct pmemfs_coh_write w;
+	struct coh_job *queued;
+};
+
+static struct coh_job *jobs;
+
+static void *helper_main(void *arg)
+{
+	bool quit;
+
+	(void)arg;
+	pthread_mutex_lock(&helper.lock);
+	for (;;) {
+		struct coh_job *j = jobs;
+
+		if (!j && helper.quit)
+			break;
+		if (!j) {
+			pthread_cond_wait(&helper.cond, &helper.lock);
+			continue;
+		}
+		jobs = j->queued;
+		quit = helper.quit;
+		pthread_mutex_unlock(&helper.lock);
+		if (!quit)
+			(void)inval_send(helper.se, &j->w, false);
+		window_close(&j->w);
+		free(j);
+		pthread_mutex_lock(&helper.lock);
+	}
+	pthread_mutex_unlock(&helper.lock);
+	return NULL;
+}
+
+/* Moves the stack window w into a heap job for the helper; false if it cannot. */
+static bool inval_later(struct fuse_session *se, struct pmemfs_coh_write *w)
+{
+	struct coh_job *j = malloc(sizeof(*j));
+	struct coh_stripe *s = stripe_of(w->ino);
+	struct coh_job **p = &jobs;
+	bool ok;
+
+	if (!j)
+		return false;
+	pthread_mutex_lock(&helper.lock);
+	ok = !helper.quit;
+	if (ok && !helper.started) {
+		helper.se = se;
+		helper.started = pthread_create(&helper.thread, NULL, helper_main, NULL) == 0;
+		ok = helper.started;
+	}
+	if (ok) {
+		j->w = *w;
+		pthread_mutex_lock(&s->lock);
+		window_unlink(s, w);
+		j->w.next = s->windows;
+		s->windows = &j->w;
+		pthread_mutex_unlock(&s->lock);
+		j->queued = NULL;
+		while (*p)
+			p = &(*p)->queued;
+		*p = j;
+		pthread_cond_signal(&helper.cond);
+	}
+	pthread_mutex_unlock(&helper.lock);
+	if (!ok)
+		free(j);
+	return ok;
+}
+
+void pmemfs_coh_write_end(struct fuse_session *se, struct pmemfs_coh_write *w, size_t stored)
+{
+	if (stored && se && window_cached(w)) {
+		if (w->end != UINT64_MAX)
+			w->end = w->off + stored;
+		if (inval_wait(se, w) == -EBUSY && inval_later(se, w))
+			return;
+	}
+	window_close(w);
+}
+
+void pmemfs_coh_stop(void)
+{
+	pthread_mutex_lock(&helper.lock);
+	helper.quit = true;
+	pthread_cond_signal(&helper.cond);
+	pthread_mutex_unlock(&helper.lock);
+	if (helper.started)
+		pthread_join(helper.thread, NULL);
 }

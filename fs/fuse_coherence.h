@@ -22,13 +22,20 @@ void pmemfs_coh_write_begin(struct pmemfs_coh_write *w, uint64_t ino, uint64_t o
 			    size_t len);
 
 /*
- * After the data is stored: true when the inode may have pages in the
- * kernel's page cache, which must then be invalidated over the range before
- * pmemfs_coh_write_end() closes the window and the write is answered.
+ * After the store (stored: bytes stored, 0 for none): when the inode may
+ * have pages in the kernel's page cache, has the kernel invalidate them
+ * over the range (laundering dirty ones), then closes the window. Call it
+ * before the reply, holding no lock a write-back needs. When too many
+ * requests already wait so, a helper thread does it after the reply,
+ * the window staying open until then.
  */
-bool pmemfs_coh_write_cached(const struct pmemfs_coh_write *w);
+void pmemfs_coh_write_end(struct fuse_session *se, struct pmemfs_coh_write *w, size_t stored);
 
-void pmemfs_coh_write_end(struct pmemfs_coh_write *w);
+/* The server's /dev/fuse loop: max_threads workers, or a single thread. */
+void pmemfs_coh_set_workers(int max_threads, bool single);
+
+/* At the end of the session: stop the helper thread. */
+void pmemfs_coh_stop(void);
 
 /* A READ that fills the page cache (no lock owner): the inode has pages. */
 void pmemfs_coh_note_cached(uint64_t ino);
@@ -42,13 +49,6 @@ void pmemfs_coh_note_cached(uint64_t ino);
 typedef int (*pmemfs_coh_apply_fn)(void *ctx, uint64_t off, uint64_t skip, uint64_t n);
 int pmemfs_coh_write_back(uint64_t ino, uint64_t off, size_t len, pmemfs_coh_apply_fn apply,
 			  void *ctx);
-
-/*
- * Has the kernel drop (after laundering) its cached pages of [off, off+len)
- * of ino; on a ring thread through the ring, which it serves meanwhile.
- * Never call it holding a lock a laundering write-back needs.
- */
-int pmemfs_coh_invalidate(struct fuse_session *se, uint64_t ino, uint64_t off, size_t len);
 
 /* The kernel forgot the inode: its page cache is gone. */
 void pmemfs_coh_forget(uint64_t ino);

@@ -235,6 +235,7 @@ static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
 static void pmemfs_destroy(void *userdata)
 {
 	(void)userdata;
+	pmemfs_coh_stop();
 	pfs_log(PFS_LOG_INFO, "fuse session ended");
 }
 
@@ -936,10 +937,8 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 			       &more);
 		written += more;
 	}
-	if (direct && written && pmemfs_coh_write_cached(&win))
-		(void)pmemfs_coh_invalidate(srv->se, ino, win.off, append ? 0 : written);
 	if (direct)
-		pmemfs_coh_write_end(&win);
+		pmemfs_coh_write_end(srv->se, &win, written);
 count:
 	pmemfs_count(&srv->count.writes, 1);
 	pmemfs_count(rc ? &srv->count.errors : &srv->count.bytes_written, rc ? 1 : written);

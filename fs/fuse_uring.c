@@ -114,6 +114,7 @@ struct ring_queue {
 	bool thread_ok;
 	pid_t tid;
 	unsigned live;                 /* entries still registered */
+	unsigned waiting;              /* handlers waiting in pmemfs_uring_notify */
 	bool stop;                     /* the thread is to stop serving */
 	struct ring_ent ent[RING_DEPTH];
 };
@@ -668,6 +669,9 @@ int pmemfs_uring_notify(const struct iovec *iov, int count)
 	if (!self)
 		return -EOPNOTSUPP;
 	q = self->q;
+	/* two entries stay free for what the notification makes the kernel send */
+	if (q->waiting >= RING_DEPTH - 2)
+		return -EBUSY;
 	sqe = io_uring_get_sqe(&q->ring);
 	if (!sqe && io_uring_submit(&q->ring) >= 0)
 		sqe = io_uring_get_sqe(&q->ring);
@@ -678,10 +682,12 @@ int pmemfs_uring_notify(const struct iovec *iov, int count)
 	sqe->flags = IOSQE_FIXED_FILE | IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&w | 1));
 	/* w stays on this stack until its completion: wait whatever happens */
+	q->waiting++;
 	while (!w.done) {
 		if (queue_wait(q))
 			queue_reap(q);
 	}
+	q->waiting--;
 	cur = self;
 	return w.res < 0 ? w.res : 0;
 }

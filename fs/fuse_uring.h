@@ -58,7 +58,8 @@ bool pmemfs_uring_reply(const struct iovec *iov, int count, ssize_t *ret);
  * In a handler on a ring thread: write a notification (iov: fuse_out_header
  * with unique 0, then its arguments) to /dev/fuse without blocking the
  * queue; the thread serves its queue until the kernel has processed it.
- * Returns 0 or the write's -errno; -EOPNOTSUPP off a ring thread.
+ * Returns 0 or the write's -errno; -EOPNOTSUPP off a ring thread; -EBUSY
+ * (nothing sent) when enough handlers of this queue wait already.
  */
 int pmemfs_uring_notify(const struct iovec *iov, int count);
 

@@ -10,6 +10,7 @@
  */
 #define FUSE_USE_VERSION 314
 
+#include "fuse_coherence.h"
 #include "fuse_ops.h"
 #include "fuse_stage.h"
 #include "fuse_uring.h"
@@ -323,6 +324,7 @@ static int server_loop(struct fuse_session *se, const struct fuse_cmdline_opts *
 	struct fuse_loop_config *cfg;
 	int rc;
 
+	pmemfs_coh_set_workers((int)cmd->max_threads, cmd->singlethread);
 	if (cmd->singlethread)
 		return fuse_session_loop(se);
 	cfg = fuse_loop_cfg_create();

@@ -42,6 +42,23 @@ race_runs() {
 }
 exec 3>&1
 
+# race_parallel DIR: 8 instances at once, each on its own file, under a
+# timeout: more direct writes waiting for invalidations than a ring queue
+# has entries (a deadlock before the waits were bounded), no byte lost.
+race_parallel() {
+	local dir=$1 i pids=() rc=0
+
+	for i in 1 2 3 4 5 6 7 8; do
+		mkdir -p "$dir/p$i"
+		timeout -k 10 120 "$RACE" "$dir/p$i" "$ROUNDS" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || rc=1
+	done
+	return "$rc"
+}
+
 TMPFS_DIR=$(mktemp -d /dev/shm/pmemfs-mmap-race.XXXXXX) || exit 1
 if [ "$(stat -f -c %T "$TMPFS_DIR")" = tmpfs ]; then
 	check "tmpfs (reference): $RUNS runs, no byte lost" race_runs tmpfs "$TMPFS_DIR"
@@ -60,6 +77,8 @@ if [ "$uring" = Y ]; then
 		race_runs "direct_io, io_uring" "$MNT/pools"
 	check "the requests went over io_uring" \
 		test "$(status_value "io_uring requests")" -gt "$((before + RUNS * ROUNDS * 1000))"
+	check "direct_io over io_uring: 8 at once, no hang, no byte lost" \
+		race_parallel "$MNT/pools"
 	check "unmount: the server exits with status 0" pfs_umount
 else
 	skip "direct_io over io_uring" "the fuse module's enable_uring is not Y"
@@ -68,6 +87,8 @@ fi
 require "mount -o uring=off (direct_io over /dev/fuse)" pfs_mount -o uring=off
 check "direct_io over /dev/fuse: $RUNS runs, no byte lost" \
 	race_runs "direct_io, /dev/fuse" "$MNT/pools"
+check "direct_io over /dev/fuse: 8 at once, no hang, no byte lost" \
+	race_parallel "$MNT/pools"
 check "unmount: the server exits with status 0" pfs_umount
 
 require "mount -o page_cache" pfs_mount -o page_cache
