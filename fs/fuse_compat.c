@@ -15,8 +15,10 @@
 
 #include "fuse_compat.h"
 
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pmemfs/pmemfs.h"
@@ -43,7 +45,7 @@ void pmemfs_compat_print(FILE *f)
 	fprintf(f, "built with libfuse %s: mmap_dio=%s kill_suidgid=%s uring=%s%s\n",
 		PMEMFS_LIBFUSE_BUILT,
 		PMEMFS_LIBFUSE_MMAP_DIO ? "libfuse" : PMEMFS_WIRE ? "wire" : "no",
-		PMEMFS_LIBFUSE_KILL_SUIDGID ? "libfuse" : PMEMFS_WIRE ? "wire" : "no",
+		PMEMFS_WIRE ? "wire" : "writer-caps",
 		PMEMFS_LIBFUSE_URING && PMEMFS_WIRE ? "libfuse,pmemfs" :
 		PMEMFS_LIBFUSE_URING ? "libfuse" : PMEMFS_WIRE ? "pmemfs" : "no",
 		WIRE_PARTS);
@@ -68,8 +70,8 @@ int pmemfs_compat_check(struct pmemfs_compat_opts *o, struct fuse_args *args)
 		return refuse("zerocopy", "the landing zone needs libfuse's custom io, which "
 			      "this build lacks");
 	if (!PMEMFS_LIBFUSE_URING && o->uring == PMEMFS_URING_LIBFUSE)
-		return refuse("io_uring", "libfuse has FUSE over io_uring from 3.18; "
-			      "pmemfs's own rings are -o uring=idle");
+		return refuse("io_uring", "libfuse has FUSE over io_uring from 3.18, and only "
+			      "when built with liburing");
 	if (o->uring == PMEMFS_URING_DEFAULT)
 		o->uring = PMEMFS_LIBFUSE_URING ? PMEMFS_URING_LIBFUSE :
 			   PMEMFS_WIRE ? PMEMFS_URING_IDLE : PMEMFS_URING_OFF;
@@ -178,12 +180,16 @@ static void negotiate_uring(struct pmemfs_server *srv, struct fuse_conn_info *co
 		c->uring_libfuse = fuse_set_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
 	else
 		fuse_unset_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
+#elif defined(FUSE_CAP_OVER_IO_URING)
+	/* a libfuse without liburing would accept the rings and not serve them */
+	fuse_unset_feature_flag(conn, FUSE_CAP_OVER_IO_URING);
 #else
 	(void)conn;
 #endif
 #if PMEMFS_WIRE
 	pmemfs_wire_want_uring(c->wire, wanted && own);
 #endif
+	(void)wanted;
 	pfs_log(PFS_LOG_DEBUG, "fuse: io_uring %s",
 		c->opts.uring == PMEMFS_URING_OFF ? "declined (-o uring=off)" :
 		c->opts.zerocopy ? "declined (-o zerocopy)" :
@@ -217,17 +223,56 @@ bool pmemfs_compat_granted_mmap_dio(const struct pmemfs_server *srv)
 #endif
 }
 
-bool pmemfs_compat_kill_suidgid(const struct pmemfs_server *srv,
+#if !PMEMFS_WIRE
+/* The file has what a write by a writer without CAP_FSETID takes away. */
+static bool has_suidgid(struct pmemfs_server *srv, fuse_ino_t ino)
+{
+	struct pfs_attr a;
+
+	if (pfs_getattr(srv->fs, ino, &a) != 0)
+		return false;
+	return (a.mode & S_ISUID) || (a.mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+}
+
+/* The effective capabilities of the writing thread hold CAP_FSETID (gone: no). */
+static bool caller_has_fsetid(pid_t pid)
+{
+	char path[64], line[128];
+	unsigned long long caps = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	return found && (caps & (1ULL << CAP_FSETID));
+}
+#endif
+
+/*
+ * libfuse 3.18 sets fi->kill_suidgid only when FUSE_CAP_HANDLE_KILLPRIV_V2
+ * is negotiated, and V2 hands truncate, open(O_TRUNC), chown and cached
+ * writes to the server as well, which the adapter leaves to the kernel. So
+ * without the wire the kernel's own rule is applied here: a write by a
+ * thread without CAP_FSETID clears suid/sgid (read from /proc only when the
+ * file has them).
+ */
+bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_ino_t ino,
 				const struct fuse_file_info *fi)
 {
-#if PMEMFS_LIBFUSE_KILL_SUIDGID
-	(void)srv;
-	return fi->kill_suidgid;
-#elif PMEMFS_WIRE
-	(void)fi;
+#if PMEMFS_WIRE
+	(void)req, (void)ino, (void)fi;
 	return pmemfs_wire_kill_suidgid(srv->compat->wire);
 #else
-#error "no source for FUSE_WRITE_KILL_SUIDGID: build with -Dcustom_io=enabled"
+#if PMEMFS_LIBFUSE_KILL_SUIDGID
+	if (fi->kill_suidgid)
+		return true;
+#endif
+	return has_suidgid(srv, ino) && !caller_has_fsetid(fuse_req_ctx(req)->pid);
 #endif
 }
 

@@ -7,8 +7,8 @@
  *
  *                              3.14       3.17       3.18
  *   shared mmap of direct_io   wire       libfuse    libfuse
- *   suid/sgid kill on write    wire       wire       libfuse (fi->kill_suidgid)
- *   FUSE over io_uring         own rings  own rings  libfuse (-o io_uring)
+ *   suid/sgid kill on write    wire       wire       writer's CAP_FSETID (*)
+ *   FUSE over io_uring         own rings  own rings  libfuse (-o io_uring) (**)
  *   zero-copy writes           wire       wire       -
  *
  * "wire": fs/fuse_wire.c between libfuse and /dev/fuse through
@@ -17,6 +17,11 @@
  * where meson's custom_io option allows (by default below 3.18). Where a
  * part has neither, the options that need it are refused with one line.
  * All state is the session's (struct pmemfs_server's compat).
+ *
+ * (*) 3.18 has fi->kill_suidgid, set only under FUSE_CAP_HANDLE_KILLPRIV_V2,
+ * which would move truncate, O_TRUNC, chown and cached-write clearing onto
+ * the server too; see fuse_compat.c.
+ * (**) where libfuse was built with liburing (Debian's 3.18.3 is not).
  */
 #ifndef PMEMFS_FUSE_COMPAT_H
 #define PMEMFS_FUSE_COMPAT_H
@@ -72,8 +77,8 @@ void pmemfs_compat_init(struct pmemfs_server *srv, struct fuse_conn_info *conn);
 /* After INIT: the kernel allows shared mmap of direct_io files. */
 bool pmemfs_compat_granted_mmap_dio(const struct pmemfs_server *srv);
 
-/* In a write handler: the kernel asked the server to clear suid/sgid. */
-bool pmemfs_compat_kill_suidgid(const struct pmemfs_server *srv,
+/* In a write handler: the kernel asked the server to clear suid/sgid of ino. */
+bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_ino_t ino,
 				const struct fuse_file_info *fi);
 
 /* The status file: "off", "idle", "normal" or "libfuse"; queues; requests; raises. */

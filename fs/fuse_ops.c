@@ -716,7 +716,7 @@ static int bufvec_bounce(struct fuse_bufvec *src, struct iovec *iov)
  * (FUSE_WRITE_KILL_SUIDGID: the writer lacks CAP_FSETID). Before the data
  * is written, as the kernel does; the kernel's cached mode is then dropped.
  */
-static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
+static int kill_privs(fuse_req_t req, struct pmemfs_server *srv, fuse_ino_t ino,
 		      const struct fuse_file_info *fi)
 {
 	bool changed;
@@ -724,7 +724,7 @@ static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
 
 	if (!pmemfs_direct_io(srv) || fi->writepage)
 		return 0;
-	rc = pfs_kill_privs(srv->fs, ino, pmemfs_compat_kill_suidgid(srv, fi), &changed);
+	rc = pfs_kill_privs(srv->fs, ino, pmemfs_compat_kill_suidgid(srv, req, ino, fi), &changed);
 	if (rc == 0 && changed && srv->se)
 		fuse_lowlevel_notify_inval_inode(srv->se, ino, -1, 0);
 	return rc;
@@ -838,7 +838,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		free(bounce);
 		return;
 	}
-	rc = kill_privs(srv, ino, fi);
+	rc = kill_privs(req, srv, ino, fi);
 	if (rc == 0 && landed)
 		write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
 	if (rc == 0 && cnt > 0) {

@@ -14,9 +14,9 @@
  *    coherent for the mapped inode. Without it direct_io breaks shared mmap
  *    (a PMDK pool in a pool file). The INIT request tells whether the kernel
  *    offers it; the INIT reply libfuse builds is amended to accept it.
- *  - the WRITE request's write_flags, which libfuse before 3.18 does not
- *    hand to the write handler (3.18: fi->kill_suidgid; not compiled
- *    there). With direct_io the kernel does not clear suid/sgid on a
+ *  - the WRITE request's write_flags, which libfuse does not hand to the
+ *    write handler (3.18 only under HANDLE_KILLPRIV_V2, which pmemfs does
+ *    not negotiate: see fuse_compat.c). With direct_io the kernel does not clear suid/sgid on a
  *    write itself; it sets FUSE_WRITE_KILL_SUIDGID when the writer lacks
  *    CAP_FSETID and expects the server to. libfuse's multi-threaded loop
  *    processes a request on the thread that read it, so the flags are kept
@@ -73,10 +73,11 @@ struct pmemfs_wire {
 	struct pmemfs_stages *stages;  /* zero-copy (fuse_stage.c) */
 };
 
-#if !PMEMFS_LIBFUSE_KILL_SUIDGID
-/* the WRITE being handled on this thread: libfuse < 3.18 does not pass them */
+/*
+ * The flags of the WRITE being handled on this thread: libfuse does not
+ * pass them (3.18 only under HANDLE_KILLPRIV_V2, see fuse_compat.c).
+ */
 static _Thread_local uint32_t thread_write_flags;
-#endif
 
 /*
  * The landing zone: when a thread has one, a request is read with readv(),
@@ -140,11 +141,9 @@ void pmemfs_wire_note_request(struct pmemfs_wire *wire, const void *req, size_t 
 {
 	const struct fuse_in_header *h = req;
 
-#if !PMEMFS_LIBFUSE_KILL_SUIDGID
 	thread_write_flags = 0;
 	if (len >= sizeof(*h) + sizeof(struct fuse_write_in) && h->opcode == FUSE_WRITE)
 		thread_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
-#endif
 	if (len >= sizeof(*h) && h->opcode == FUSE_INIT)
 		note_init(wire, h, len);
 }
@@ -327,13 +326,11 @@ void pmemfs_wire_want_uring(struct pmemfs_wire *wire, bool on)
 	want_flag(wire, FUSE_OVER_IO_URING, on);
 }
 
-#if !PMEMFS_LIBFUSE_KILL_SUIDGID
 bool pmemfs_wire_kill_suidgid(const struct pmemfs_wire *wire)
 {
 	(void)wire;
 	return thread_write_flags & FUSE_WRITE_KILL_SUIDGID;
 }
-#endif
 
 void pmemfs_wire_set_landing(const struct iovec *iov, int cnt)
 {

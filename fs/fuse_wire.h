@@ -53,15 +53,13 @@ void pmemfs_wire_want_uring(struct pmemfs_wire *wire, bool on);
 
 /*
  * A request (header first, len bytes) is about to be handled on this
- * thread: keep what the handler asks for (the INIT's offer; before 3.18
- * the WRITE's write_flags, which libfuse does not hand to the handler).
+ * thread: keep what the handler asks for (the INIT's offer; the WRITE's
+ * write_flags, which libfuse does not hand to the handler).
  */
 void pmemfs_wire_note_request(struct pmemfs_wire *wire, const void *req, size_t len);
 
-#if !PMEMFS_LIBFUSE_KILL_SUIDGID
 /* In a write handler: the kernel asked the server to clear suid/sgid. */
 bool pmemfs_wire_kill_suidgid(const struct pmemfs_wire *wire);
-#endif
 
 /*
  * The calling thread's landing zone for request data (0 iovecs: none). The

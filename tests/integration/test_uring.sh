@@ -9,7 +9,10 @@
 # priority while one caller works and back at normal priority when several
 # do or none; with every CPU busy it raises starved queue threads, so I/O
 # still moves; -o uring=normal keeps them at normal priority and
-# -o uring=off leaves the rings alone.
+# -o uring=off leaves the rings alone. A build without the own rings
+# (libfuse 3.18 without custom io: pmemfs(8), LIBFUSE) refuses
+# uring=idle|normal in one line, and tests libfuse's rings where libfuse
+# has them.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" != Y ]; then
@@ -64,6 +67,51 @@ becomes() {
 }
 
 require "mkfs a 1 GiB image" "$MKFS" -q -f -s 1G "$IMG"
+
+BUILT=$("$PMEMFS" --version | sed -n 's/^built with libfuse //p')
+case $BUILT in
+*uring=pmemfs* | *uring=libfuse,pmemfs*) ;;
+*)
+	mkdir -p "$MNT"
+	check_err "-o uring=normal is refused: $BUILT" \
+		'^pmemfs: uring=normal: not available with libfuse [0-9.]+ \(.*custom io' \
+		"$PMEMFS" -f -o uring=normal "$IMG" "$MNT"
+	check_out "in one line" 1 bash -c '"$1" -f -o uring=idle "$2" "$3" 2>&1 | wc -l' \
+		_ "$PMEMFS" "$IMG" "$MNT"
+	check "nothing was mounted" bash -c '! mountpoint -q "$1"' _ "$MNT"
+	if [[ $BUILT != *uring=libfuse* ]]; then
+		check_err "-o io_uring is refused too (libfuse without liburing)" \
+			'^pmemfs: io_uring: not available with libfuse' \
+			"$PMEMFS" -f -o io_uring "$IMG" "$MNT"
+		require "mount (over /dev/fuse)" pfs_mount
+		check_out "status: uring=off" off bash -c \
+			'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+		check_out "no queue" 0 field "io_uring queues"
+		check "unmount" pfs_umount
+		skip "FUSE over io_uring" "this build has neither pmemfs's rings nor libfuse's ($BUILT)"
+		finish
+	fi
+	# libfuse's own rings (3.18 built with liburing): the default
+	require "mount (libfuse's rings)" pfs_mount
+	check_out "status: uring=libfuse" libfuse bash -c \
+		'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+	random_file "$SCRATCH/a" $((16 << 20))
+	check "fio: random 4 KiB and 1 MiB I/O from 2 jobs, verified (crc32c)" \
+		fio --name=ur --directory="$P" --ioengine=psync --rw=randrw \
+		--bssplit=4k/50:1M/50 --size=16M --numjobs=2 --verify=crc32c \
+		--verify_fatal=1 --do_verify=1 --verify_state_save=0 --output=/dev/null
+	check "16 MiB written and read back" bash -c \
+		'dd if="$1" of="$2" bs=1M status=none && cmp "$1" "$2"' _ "$SCRATCH/a" "$P/f"
+	check "unmount" pfs_umount
+	require "mount -o uring=off" pfs_mount -o uring=off
+	check_out "uring=off says so" off bash -c \
+		'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+	check "the data is there" cmp "$SCRATCH/a" "$P/f"
+	check "unmount" pfs_umount
+	finish
+	;;
+esac
+
 require "mount" pfs_mount
 check_out "one queue per possible CPU" "$NCPU" field "io_uring queues"
 check "one queue thread per queue, at normal priority while quiet" all_class TS
