@@ -223,7 +223,6 @@ bool pmemfs_compat_granted_mmap_dio(const struct pmemfs_server *srv)
 #endif
 }
 
-#if !PMEMFS_WIRE
 /* The file has what a write by a writer without CAP_FSETID takes away. */
 static bool has_suidgid(struct pmemfs_server *srv, fuse_ino_t ino)
 {
@@ -251,7 +250,6 @@ static bool caller_has_fsetid(pid_t pid)
 	fclose(f);
 	return found && (caps & (1ULL << CAP_FSETID));
 }
-#endif
 
 /*
  * libfuse 3.18 sets fi->kill_suidgid only when FUSE_CAP_HANDLE_KILLPRIV_V2
@@ -259,21 +257,25 @@ static bool caller_has_fsetid(pid_t pid)
  * writes to the server as well, which the adapter leaves to the kernel. So
  * without the wire the kernel's own rule is applied here: a write by a
  * thread without CAP_FSETID clears suid/sgid (read from /proc only when the
- * file has them).
+ * file has them). The same rule serves a request that came over libfuse's
+ * rings, which the wire never sees.
  */
 bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_ino_t ino,
 				const struct fuse_file_info *fi)
 {
-#if PMEMFS_WIRE
+#if PMEMFS_WIRE && PMEMFS_LIBFUSE_URING
+	/* a request over libfuse's rings never passed through the wire */
+	if (!fuse_req_is_uring(req))
+		return pmemfs_wire_kill_suidgid(srv->compat->wire);
+#elif PMEMFS_WIRE
 	(void)req, (void)ino, (void)fi;
 	return pmemfs_wire_kill_suidgid(srv->compat->wire);
-#else
+#endif
 #if PMEMFS_LIBFUSE_KILL_SUIDGID
 	if (fi->kill_suidgid)
 		return true;
 #endif
 	return has_suidgid(srv, ino) && !caller_has_fsetid(fuse_req_ctx(req)->pid);
-#endif
 }
 
 const char *pmemfs_compat_uring_name(const struct pmemfs_server *srv)
