@@ -51,6 +51,17 @@ void pmemfs_compat_print(FILE *f)
 		WIRE_PARTS);
 }
 
+#if PMEMFS_LIBFUSE_URING
+#define OWN_RINGS_HINT "; libfuse's are -o io_uring"
+#else
+#define OWN_RINGS_HINT ""
+#endif
+#ifdef FUSE_CAP_OVER_IO_URING
+#define NO_LIBFUSE_URING "it was built without liburing"
+#else
+#define NO_LIBFUSE_URING "libfuse has FUSE over io_uring from 3.18 on"
+#endif
+
 static int refuse(const char *opt, const char *why)
 {
 	fprintf(stderr, "pmemfs: %s: not available with libfuse %s (%s); see pmemfs(8)\n",
@@ -65,13 +76,12 @@ int pmemfs_compat_check(struct pmemfs_compat_opts *o, struct fuse_args *args)
 	if (!PMEMFS_WIRE && own)
 		return refuse(o->uring == PMEMFS_URING_IDLE ? "uring=idle" : "uring=normal",
 			      "pmemfs's own io_uring rings need libfuse's custom io, which this "
-			      "build lacks; use -o io_uring");
+			      "build lacks" OWN_RINGS_HINT);
 	if (!PMEMFS_WIRE && o->zerocopy)
 		return refuse("zerocopy", "the landing zone needs libfuse's custom io, which "
 			      "this build lacks");
 	if (!PMEMFS_LIBFUSE_URING && o->uring == PMEMFS_URING_LIBFUSE)
-		return refuse("io_uring", "libfuse has FUSE over io_uring from 3.18, and only "
-			      "when built with liburing");
+		return refuse("io_uring", NO_LIBFUSE_URING);
 	if (o->uring == PMEMFS_URING_DEFAULT)
 		o->uring = PMEMFS_LIBFUSE_URING ? PMEMFS_URING_LIBFUSE :
 			   PMEMFS_WIRE ? PMEMFS_URING_IDLE : PMEMFS_URING_OFF;
