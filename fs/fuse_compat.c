@@ -45,6 +45,7 @@ void pmemfs_compat_print(FILE *f)
 	fprintf(f, "built with libfuse %s: mmap_dio=%s kill_suidgid=%s uring=%s%s\n",
 		PMEMFS_LIBFUSE_BUILT,
 		PMEMFS_LIBFUSE_MMAP_DIO ? "libfuse" : PMEMFS_WIRE ? "wire" : "no",
+		PMEMFS_WIRE && PMEMFS_LIBFUSE_URING ? "wire,writer-caps" :
 		PMEMFS_WIRE ? "wire" : "writer-caps",
 		PMEMFS_LIBFUSE_URING && PMEMFS_WIRE ? "libfuse,pmemfs" :
 		PMEMFS_LIBFUSE_URING ? "libfuse" : PMEMFS_WIRE ? "pmemfs" : "no",
