@@ -289,6 +289,25 @@ bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_
 	return has_suidgid(srv, ino) && !caller_has_fsetid(fuse_req_ctx(req)->pid);
 }
 
+void *pmemfs_compat_reply_buffer(fuse_req_t req, size_t size)
+{
+#if PMEMFS_LIBFUSE_URING
+	char *payload;
+	size_t room;
+
+	/* libfuse sends a reply built in its payload buffer as it is */
+	if (fuse_req_is_uring(req) && fuse_req_get_payload(req, &payload, &room, NULL) == 0)
+		return size <= room ? payload : NULL;
+#endif
+	(void)req;
+#if PMEMFS_WIRE
+	return pmemfs_uring_reply_buffer(size);
+#else
+	(void)size;
+	return NULL;
+#endif
+}
+
 const char *pmemfs_compat_uring_name(const struct pmemfs_server *srv)
 {
 	if (srv->compat->uring_libfuse)

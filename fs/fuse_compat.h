@@ -81,6 +81,14 @@ bool pmemfs_compat_granted_mmap_dio(const struct pmemfs_server *srv);
 bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_ino_t ino,
 				const struct fuse_file_info *fi);
 
+/*
+ * In a read handler: a buffer to build a reply of size bytes in, which the
+ * transport then sends without copying it again: the own rings' payload
+ * buffer on a ring thread, libfuse's (fuse_req_get_payload) for a request
+ * over libfuse's rings; NULL elsewhere.
+ */
+void *pmemfs_compat_reply_buffer(fuse_req_t req, size_t size);
+
 /* The status file: "off", "idle", "normal" or "libfuse"; queues; requests; raises. */
 const char *pmemfs_compat_uring_name(const struct pmemfs_server *srv);
 unsigned pmemfs_compat_uring_queues(const struct pmemfs_server *srv);
@@ -114,11 +122,6 @@ static inline int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, 
 static inline void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size)
 {
 	(void)srv, (void)size;
-}
-static inline void *pmemfs_uring_reply_buffer(size_t size)
-{
-	(void)size;
-	return NULL;
 }
 #endif
 

@@ -632,7 +632,7 @@ static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
 		rr->bytes += iov[i].iov_len;
 	if (cnt == 0)
 		return fuse_reply_buf(rr->req, NULL, 0);
-	b = pmemfs_uring_reply_buffer(rr->bytes);
+	b = pmemfs_compat_reply_buffer(rr->req, rr->bytes);
 	if (!b && rr->bounce && rr->bytes <= PMEMFS_MAX_IO)
 		b = bounce_buffer();
 	if (b)
