@@ -20,9 +20,7 @@
 
 #include "fuse_coherence.h"
 #include "fuse_ops.h"
-#include "fuse_stage.h"
-#include "fuse_uring.h"
-#include "fuse_wire.h"
+#include "fuse_compat.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -176,13 +174,12 @@ static void want_if_capable(struct fuse_conn_info *conn, unsigned cap)
  * It needs the kernel to allow shared mmap of direct_io files (a PMDK pool
  * in a pool file); where it does not, the page cache stays in front.
  */
-static void choose_cache_mode(struct pmemfs_server *srv)
+static void choose_cache_mode(struct pmemfs_server *srv, const struct fuse_conn_info *conn)
 {
-	bool mmap_ok = pmemfs_wire_offered_mmap_dio();
+	bool mmap_ok = pmemfs_compat_offered_mmap_dio(srv, conn);
 
 	srv->direct_io = srv->cache_opt == PMEMFS_CACHE_DIRECT ||
 			 (srv->cache_opt == PMEMFS_CACHE_AUTO && mmap_ok);
-	pmemfs_wire_want_mmap_dio(srv->direct_io);
 	if (srv->direct_io && !mmap_ok)
 		pfs_log(PFS_LOG_WARN, "direct_io: this kernel cannot map direct_io files "
 			"shared (mmap MAP_SHARED fails with ENODEV)");
@@ -192,19 +189,14 @@ static void choose_cache_mode(struct pmemfs_server *srv)
 bool pmemfs_direct_io(const struct pmemfs_server *srv)
 {
 	return srv->direct_io &&
-	       (srv->cache_opt == PMEMFS_CACHE_DIRECT || pmemfs_wire_granted_mmap_dio());
+	       (srv->cache_opt == PMEMFS_CACHE_DIRECT || pmemfs_compat_granted_mmap_dio(srv));
 }
 
 static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct pmemfs_server *srv = userdata;
 
-	choose_cache_mode(srv);
-	/* zero-copy lands requests read from /dev/fuse in device blocks */
-	pmemfs_wire_want_uring(srv->uring_wanted && !srv->zerocopy);
-	pfs_log(PFS_LOG_DEBUG, "fuse: io_uring %s", !pmemfs_wire_offered_uring() ? "not offered"
-		: !srv->uring_wanted ? "declined (-o uring=off)"
-		: srv->zerocopy ? "declined (-o zerocopy)" : "wanted");
+	choose_cache_mode(srv, conn);
 	conn->max_write = PMEMFS_MAX_IO;
 	conn->max_read = PMEMFS_MAX_IO;
 	conn->max_readahead = PMEMFS_MAX_IO;
@@ -227,6 +219,8 @@ static void pmemfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_ATOMIC_O_TRUNC |
 				  FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_SPLICE_READ |
 				  FUSE_CAP_DONT_MASK | FUSE_CAP_POSIX_ACL);
+	/* shared mmap of direct_io files and the transport (fuse_compat.c) */
+	pmemfs_compat_init(srv, conn);
 
 	pfs_log(PFS_LOG_DEBUG, "fuse: protocol %u.%u, max_write %u, want 0x%x",
 		conn->proto_major, conn->proto_minor, conn->max_write, conn->want);
@@ -644,7 +638,7 @@ static int read_reply_iov(void *arg, const struct iovec *iov, int cnt)
 		rr->bytes += iov[i].iov_len;
 	if (cnt == 0)
 		return fuse_reply_buf(rr->req, NULL, 0);
-	b = pmemfs_uring_reply_buffer(rr->bytes);
+	b = pmemfs_compat_reply_buffer(rr->req, rr->bytes);
 	if (!b && rr->bounce && rr->bytes <= PMEMFS_MAX_IO)
 		b = bounce_buffer();
 	if (b)
@@ -730,7 +724,7 @@ static int bufvec_bounce(struct fuse_bufvec *src, struct iovec *iov)
  * (FUSE_WRITE_KILL_SUIDGID: the writer lacks CAP_FSETID). Before the data
  * is written, as the kernel does; the kernel's cached mode is then dropped.
  */
-static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
+static int kill_privs(fuse_req_t req, struct pmemfs_server *srv, fuse_ino_t ino,
 		      const struct fuse_file_info *fi)
 {
 	bool changed;
@@ -738,7 +732,7 @@ static int kill_privs(struct pmemfs_server *srv, fuse_ino_t ino,
 
 	if (!pmemfs_direct_io(srv) || fi->writepage)
 		return 0;
-	rc = pfs_kill_privs(srv->fs, ino, pmemfs_wire_kill_suidgid(), &changed);
+	rc = pfs_kill_privs(srv->fs, ino, pmemfs_compat_kill_suidgid(srv, req, ino, fi), &changed);
 	if (rc == 0 && changed && srv->se)
 		fuse_lowlevel_notify_inval_inode(srv->se, ino, -1, 0);
 	return rc;
@@ -923,7 +917,7 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		rc = write_cached(srv, ino, off, iov, cnt, size, sync, &written);
 		goto count;
 	}
-	rc = kill_privs(srv, ino, fi);
+	rc = kill_privs(req, srv, ino, fi);
 	/* an O_APPEND write lands at the core's EOF: its window is the whole file */
 	if (direct)
 		pmemfs_coh_write_begin(&win, ino, append ? 0 : (uint64_t)off,

@@ -57,7 +57,7 @@ struct pmemfs_server {
 	bool direct_io;                /* FOPEN_DIRECT_IO on every open (set in init) */
 	bool durable_writes;           /* data durable when write() returns; no FSYNC */
 	bool zerocopy;                 /* stages for large writes (fuse_stage.c) */
-	bool uring_wanted;             /* accept FUSE over io_uring if offered */
+	struct pmemfs_compat *compat;  /* what libfuse lacks (fuse_compat.h) */
 	bool bounce_reads;             /* emulation: reply from an anonymous buffer */
 	struct pfs_ctl *ctl;           /* the topology tree (regions/, ...) */
 	struct fuse_session *se;       /* for notifications; set before serving */

@@ -21,14 +21,13 @@
  */
 #define FUSE_USE_VERSION 314
 
-#include "fuse_stage.h"
+#include "fuse_compat.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/statvfs.h>
 
-#include "fuse_wire.h"
 #include "pmemfs/layout.h"
 
 #define PMEMFS_STAGE_MIN (128u << 10)           /* smallest write relinked */
@@ -36,33 +35,63 @@
 #define PMEMFS_STAGE_SPARE (256ull << 20)       /* free space a new stage leaves */
 
 /*
- * Every stage is on a list, so that the session's end frees them all, in
- * order, before the file system goes away: a worker thread that exits early
- * (-o max_idle_threads) only hands its stage back (its key destructor must
- * not touch the file system, which may be gone by then).
+ * Every stage is on its session's list, so that the session's end frees
+ * them all, in order, before the file system goes away: a worker thread
+ * that exits early (-o max_idle_threads) only hands its stage back (its key
+ * destructor must not touch the file system, which may be gone by then).
+ * The list lives until the wire is freed, after every thread of the
+ * session was joined. The thread key is the process's (a thread serves one
+ * session; its stage names the list it is on).
  */
+struct pmemfs_stages {
+	pthread_mutex_t lock;
+	struct thread_stage *list;
+	bool closed;
+};
+
 struct thread_stage {
+	struct pmemfs_stages *set;
 	struct pfs_fs *fs;
 	struct pfs_stage *st;
 	bool retired;                  /* its thread exited */
 	struct thread_stage *next;
 };
 
-static pthread_mutex_t stages_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct thread_stage *stages;
-static bool stages_closed;
 static pthread_key_t stage_key;
 static pthread_once_t stage_once = PTHREAD_ONCE_INIT;
 static bool stage_key_ok;
 
+struct pmemfs_stages *pmemfs_stages_new(void)
+{
+	struct pmemfs_stages *set = calloc(1, sizeof(*set));
+
+	if (set)
+		pthread_mutex_init(&set->lock, NULL);
+	return set;
+}
+
+void pmemfs_stages_free(struct pmemfs_stages *set)
+{
+	if (!set)
+		return;
+	pthread_mutex_destroy(&set->lock);
+	free(set);
+}
+
+static struct pmemfs_stages *stages_of(const struct pmemfs_server *srv)
+{
+	return pmemfs_wire_stages(pmemfs_compat_wire(srv));
+}
+
 static void stage_retire(void *arg)
 {
 	struct thread_stage *ts = arg;
+	struct pmemfs_stages *set = ts->set;
 
-	pthread_mutex_lock(&stages_lock);
-	if (!stages_closed)
+	pthread_mutex_lock(&set->lock);
+	if (!set->closed)
 		ts->retired = true;
-	pthread_mutex_unlock(&stages_lock);
+	pthread_mutex_unlock(&set->lock);
 }
 
 static void stage_key_init(void)
@@ -79,14 +108,15 @@ static struct thread_stage *thread_stage(void)
 /* Takes ts off the list and frees it (the calling thread's own, or any at the end). */
 static void stage_drop(struct thread_stage *ts)
 {
+	struct pmemfs_stages *set = ts->set;
 	struct thread_stage **pp;
 
-	pthread_mutex_lock(&stages_lock);
-	for (pp = &stages; *pp && *pp != ts; pp = &(*pp)->next)
+	pthread_mutex_lock(&set->lock);
+	for (pp = &set->list; *pp && *pp != ts; pp = &(*pp)->next)
 		;
 	if (*pp)
 		*pp = ts->next;
-	pthread_mutex_unlock(&stages_lock);
+	pthread_mutex_unlock(&set->lock);
 	pfs_stage_free(ts->fs, ts->st);
 	free(ts);
 }
@@ -123,22 +153,24 @@ static bool room_for_stage(struct pfs_fs *fs)
 
 static void stage_make(struct pmemfs_server *srv)
 {
+	struct pmemfs_stages *set = stages_of(srv);
 	struct thread_stage *ts;
 
-	if (!stage_key_ok || !room_for_stage(srv->fs))
+	if (!stage_key_ok || !set || !room_for_stage(srv->fs))
 		return;
 	ts = calloc(1, sizeof(*ts));
 	if (!ts)
 		return;
+	ts->set = set;
 	ts->fs = srv->fs;
 	if (pfs_stage_new(srv->fs, PMEMFS_MAX_IO / PFS_BLOCK_SIZE, &ts->st) != 0) {
 		free(ts);
 		return;
 	}
-	pthread_mutex_lock(&stages_lock);
-	ts->next = stages;
-	stages = ts;
-	pthread_mutex_unlock(&stages_lock);
+	pthread_mutex_lock(&set->lock);
+	ts->next = set->list;
+	set->list = ts;
+	pthread_mutex_unlock(&set->lock);
 	if (pthread_setspecific(stage_key, ts) != 0) {
 		stage_drop(ts);
 		return;
@@ -178,22 +210,25 @@ void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size)
 		stage_make(srv);
 }
 
-void pmemfs_stage_free_all(void)
+void pmemfs_stage_free_all(struct pmemfs_server *srv)
 {
+	struct pmemfs_stages *set = stages_of(srv);
 	struct thread_stage *ts = thread_stage();
 
-	if (ts) {
+	if (!set)
+		return;
+	if (ts && ts->set == set) {
 		pmemfs_wire_set_landing(NULL, 0);
 		pthread_setspecific(stage_key, NULL);
 	}
-	pthread_mutex_lock(&stages_lock);
-	stages_closed = true;
-	while ((ts = stages) != NULL) {
-		stages = ts->next;
-		pthread_mutex_unlock(&stages_lock);
+	pthread_mutex_lock(&set->lock);
+	set->closed = true;
+	while ((ts = set->list) != NULL) {
+		set->list = ts->next;
+		pthread_mutex_unlock(&set->lock);
 		pfs_stage_free(ts->fs, ts->st);
 		free(ts);
-		pthread_mutex_lock(&stages_lock);
+		pthread_mutex_lock(&set->lock);
 	}
-	pthread_mutex_unlock(&stages_lock);
+	pthread_mutex_unlock(&set->lock);
 }

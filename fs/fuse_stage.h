@@ -2,6 +2,7 @@
 /*
  * fuse_stage.c: zero-copy writes. A worker thread's WRITE data lands in its
  * stage's device blocks; large aligned writes are relinked into the file.
+ * Part of the compat module (fuse_compat.h): built with the wire only.
  */
 #ifndef PMEMFS_FUSE_STAGE_H
 #define PMEMFS_FUSE_STAGE_H
@@ -21,6 +22,11 @@ int pmemfs_stage_adopt(struct pmemfs_server *srv, fuse_ino_t ino, off_t off, siz
 /* After a write of size bytes: gives the thread a stage if it has earned one. */
 void pmemfs_stage_after_write(struct pmemfs_server *srv, size_t size);
 /* At the end of the session, before the file system goes: frees every stage. */
-void pmemfs_stage_free_all(void);
+void pmemfs_stage_free_all(struct pmemfs_server *srv);
+
+/* The session's list of stages (made and freed with its wire). */
+struct pmemfs_stages;
+struct pmemfs_stages *pmemfs_stages_new(void);
+void pmemfs_stages_free(struct pmemfs_stages *set);
 
 #endif /* PMEMFS_FUSE_STAGE_H */

@@ -106,6 +106,7 @@ struct ring_ent {
 };
 
 struct ring_queue {
+	struct pmemfs_rings *pool;
 	struct io_uring ring;
 	bool ring_ok;
 	unsigned qid;
@@ -129,8 +130,10 @@ struct ring_wait {
 	bool done;
 };
 
-struct ring_pool {
+struct pmemfs_rings {
 	struct fuse_session *se;
+	struct pmemfs_wire *wire;      /* the session's, to note requests */
+	struct warden *warden;         /* idle priority (fuse_warden.c), or NULL */
 	int devfd;
 	size_t payload_sz;
 	bool idle_prio;                /* queue threads at SCHED_IDLE, warden on */
@@ -148,7 +151,6 @@ struct ring_pool {
 	_Atomic uint32_t last_pid;
 };
 
-static struct ring_pool *_Atomic pool;  /* set before the INIT reply, cleared after the session */
 static _Thread_local struct ring_ent *cur;   /* the request this thread handles */
 
 /* CPUs the kernel makes queues for: num_possible_cpus(). */
@@ -213,6 +215,7 @@ static int ent_init(struct ring_queue *q, struct ring_ent *e, size_t payload_sz)
 
 static int queue_init(struct ring_queue *q)
 {
+	struct pmemfs_rings *pool = q->pool;
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE,
 		.cq_entries = 2 * (RING_DEPTH + 1),
@@ -258,7 +261,7 @@ static void pin_to(unsigned cpu)
 		pfs_log(PFS_LOG_DEBUG, "fuse ring %u: not pinned (CPU offline)", cpu);
 }
 
-static void report_setup(int rc)
+static void report_setup(struct pmemfs_rings *pool, int rc)
 {
 	pthread_mutex_lock(&pool->lock);
 	if (rc < 0) {
@@ -272,7 +275,7 @@ static void report_setup(int rc)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-static int wait_go(void)
+static int wait_go(struct pmemfs_rings *pool)
 {
 	int go;
 
@@ -328,10 +331,8 @@ static void ent_fail(struct ring_ent *e, int err)
  * topology tree are left out: reading the count must not change it), and
  * switches between their callers, for the warden (fuse_warden.c).
  */
-static void count_request(uint64_t nodeid, uint32_t pid)
+static void count_request(struct pmemfs_rings *p, uint64_t nodeid, uint32_t pid)
 {
-	struct ring_pool *p = pool;
-
 	if (syn_ino(nodeid))
 		return;
 	atomic_fetch_add_explicit(&p->requests, 1, memory_order_relaxed);
@@ -371,13 +372,13 @@ static void ent_serve(struct ring_ent *e)
 	req = e->payload - opsz - sizeof(in);
 	memcpy(req, &in, sizeof(in));
 	memcpy(req + sizeof(in), e->hdr->op_in, opsz);
-	pmemfs_wire_note_request(req, in.len);
+	pmemfs_wire_note_request(e->q->pool->wire, req, in.len);
 	buf.mem = req;
 	buf.size = in.len;
-	count_request(in.nodeid, in.pid);
+	count_request(e->q->pool, in.nodeid, in.pid);
 	prev = cur;                    /* set when served while a handler waits */
 	cur = e;
-	fuse_session_process_buf(pool->se, &buf);
+	fuse_session_process_buf(e->q->pool->se, &buf);
 	cur = prev;
 	if (!e->replied) {
 		pfs_log(PFS_LOG_ERR, "fuse ring: opcode %u was not answered", in.opcode);
@@ -470,7 +471,7 @@ static void queue_serve(struct ring_queue *q)
 		return;
 	}
 	q->live = RING_DEPTH;
-	atomic_fetch_add(&pool->serving, 1);
+	atomic_fetch_add(&q->pool->serving, 1);
 	while (!q->stop && queue_wait(q))
 		queue_reap(q);
 }
@@ -487,17 +488,17 @@ static void *queue_main(void *arg)
 	q->tid = gettid();
 	pin_to(q->qid);
 	rc = queue_init(q);
-	report_setup(rc);
-	if (rc == 0 && wait_go() > 0) {
+	report_setup(q->pool, rc);
+	if (rc == 0 && wait_go(q->pool) > 0) {
 		queue_serve(q);
-		atomic_fetch_add(&pool->ended, 1);
+		atomic_fetch_add(&q->pool->ended, 1);
 	}
 	return NULL;
 }
 
 /* ---- the interface ---- */
 
-static void pool_free(struct ring_pool *p)
+static void pool_free(struct pmemfs_rings *p)
 {
 	for (unsigned i = 0; i < p->nq; i++)
 		queue_free(&p->q[i]);
@@ -507,7 +508,7 @@ static void pool_free(struct ring_pool *p)
 	free(p);
 }
 
-static int start_threads(struct ring_pool *p)
+static int start_threads(struct pmemfs_rings *p)
 {
 	unsigned started = 0;
 	int rc = 0;
@@ -529,20 +530,13 @@ static int start_threads(struct ring_pool *p)
 	return rc;
 }
 
-static bool want_idle_prio = true;
-
-void pmemfs_uring_idle_prio(bool on)
+int pmemfs_uring_prepare(struct pmemfs_rings **out, struct pmemfs_wire *wire,
+			 struct fuse_session *se, int devfd, size_t payload_sz, bool idle_prio)
 {
-	want_idle_prio = on;
-}
-
-int pmemfs_uring_prepare(struct fuse_session *se, int devfd, size_t payload_sz)
-{
-	struct ring_pool *p;
+	struct pmemfs_rings *p;
 	int rc;
 
-	if (pool)
-		return -EALREADY;
+	*out = NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -553,27 +547,30 @@ int pmemfs_uring_prepare(struct fuse_session *se, int devfd, size_t payload_sz)
 		return -ENOMEM;
 	}
 	p->se = se;
+	p->wire = wire;
 	p->devfd = devfd;
 	p->payload_sz = payload_sz;
-	p->idle_prio = want_idle_prio;
+	p->idle_prio = idle_prio;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	for (unsigned i = 0; i < p->nq; i++) {
+		p->q[i].pool = p;
 		p->q[i].qid = i;
 		p->q[i].evfd = -1;
 	}
-	pool = p;
 	rc = start_threads(p);
 	if (rc < 0) {
 		pfs_log(PFS_LOG_WARN, "fuse ring: setup failed (%s); using /dev/fuse",
 			strerror(-rc));
-		pmemfs_uring_stop();
+		pmemfs_uring_stop(p);
+		return rc;
 	}
-	return rc;
+	*out = p;
+	return 0;
 }
 
 /* The queue threads at idle priority, under the warden (fuse_warden.c). */
-static void start_warden(struct ring_pool *p)
+static void start_warden(struct pmemfs_rings *p)
 {
 	unsigned n = p->nq < PMEMFS_WARDEN_MAX ? p->nq : PMEMFS_WARDEN_MAX;
 	pid_t *tids = calloc(n, sizeof(*tids));
@@ -582,7 +579,7 @@ static void start_warden(struct ring_pool *p)
 	if (tids) {
 		for (unsigned i = 0; i < n; i++)
 			tids[i] = p->q[i].tid;
-		rc = pmemfs_warden_start(tids, n, &p->requests, &p->switches);
+		rc = pmemfs_warden_start(&p->warden, tids, n, &p->requests, &p->switches);
 		free(tids);
 	}
 	if (rc < 0)
@@ -590,34 +587,24 @@ static void start_warden(struct ring_pool *p)
 			strerror(-rc));
 }
 
-void pmemfs_uring_go(bool accepted)
+void pmemfs_uring_go(struct pmemfs_rings *p)
 {
-	struct ring_pool *p = pool;
-
-	if (!p)
-		return;
-	if (accepted && p->idle_prio)
+	if (p->idle_prio)
 		start_warden(p);
 	pthread_mutex_lock(&p->lock);
-	p->go = accepted ? 1 : -1;
+	p->go = 1;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-	if (!accepted) {
-		pmemfs_uring_stop();
-		return;
-	}
 	pfs_log(PFS_LOG_DEBUG, "fuse ring: %u queues of %d entries, %zu-byte payloads, %s priority",
-		p->nq, RING_DEPTH, p->payload_sz, pmemfs_warden_running() ? "idle" : "normal");
+		p->nq, RING_DEPTH, p->payload_sz, p->warden ? "idle" : "normal");
 }
 
-void pmemfs_uring_stop(void)
+void pmemfs_uring_stop(struct pmemfs_rings *p)
 {
-	struct ring_pool *p = pool;
 	uint64_t one = 1;
 
-	if (!p)
-		return;
-	pmemfs_warden_stop();
+	pmemfs_warden_stop(p->warden);
+	p->warden = NULL;
 	pthread_mutex_lock(&p->lock);
 	if (p->go == 0)
 		p->go = -1;
@@ -629,23 +616,32 @@ void pmemfs_uring_stop(void)
 	for (unsigned i = 0; i < p->nq; i++)
 		if (p->q[i].thread_ok)
 			pthread_join(p->q[i].thread, NULL);
-	pool = NULL;
 	pool_free(p);
 }
 
-bool pmemfs_uring_active(void)
+bool pmemfs_uring_active(const struct pmemfs_rings *p)
 {
-	return pool && atomic_load(&pool->serving) == pool->nq && atomic_load(&pool->ended) == 0;
+	return p && atomic_load(&p->serving) == p->nq && atomic_load(&p->ended) == 0;
 }
 
-unsigned pmemfs_uring_queues(void)
+unsigned pmemfs_uring_queues(const struct pmemfs_rings *p)
 {
-	return pool ? pool->nq : 0;
+	return p ? p->nq : 0;
 }
 
-uint64_t pmemfs_uring_requests(void)
+uint64_t pmemfs_uring_requests(const struct pmemfs_rings *p)
 {
-	return pool ? atomic_load_explicit(&pool->requests, memory_order_relaxed) : 0;
+	return p ? atomic_load_explicit(&p->requests, memory_order_relaxed) : 0;
+}
+
+uint64_t pmemfs_uring_raised(const struct pmemfs_rings *p)
+{
+	return p ? pmemfs_warden_raised(p->warden) : 0;
+}
+
+bool pmemfs_uring_idle_now(const struct pmemfs_rings *p)
+{
+	return p && p->warden;
 }
 
 void *pmemfs_uring_reply_buffer(size_t size)

@@ -83,7 +83,6 @@ struct warden {
 	_Atomic uint64_t raised;
 };
 
-static struct warden *_Atomic warden;
 
 static uint64_t now_ms(void)
 {
@@ -241,15 +240,14 @@ static void restore_all(struct warden *wd)
 		set_policy(wd->w[i].tid, SCHED_OTHER);
 }
 
-int pmemfs_warden_start(const pid_t *tids, unsigned n, const _Atomic uint64_t *requests,
-			const _Atomic uint64_t *switches)
+int pmemfs_warden_start(struct warden **out, const pid_t *tids, unsigned n,
+			const _Atomic uint64_t *requests, const _Atomic uint64_t *switches)
 {
 	struct warden *wd;
 	pthread_condattr_t ca;
 	int rc = 0;
 
-	if (atomic_load(&warden))
-		return -EALREADY;
+	*out = NULL;
 	if (n == 0 || n > PMEMFS_WARDEN_MAX)
 		return -EINVAL;
 	wd = calloc(1, sizeof(*wd));
@@ -282,14 +280,12 @@ int pmemfs_warden_start(const pid_t *tids, unsigned n, const _Atomic uint64_t *r
 		warden_free(wd);
 		return rc;
 	}
-	atomic_store(&warden, wd);
+	*out = wd;
 	return 0;
 }
 
-void pmemfs_warden_stop(void)
+void pmemfs_warden_stop(struct warden *wd)
 {
-	struct warden *wd = atomic_exchange(&warden, NULL);
-
 	if (!wd)
 		return;
 	pthread_mutex_lock(&wd->lock);
@@ -300,14 +296,7 @@ void pmemfs_warden_stop(void)
 	warden_free(wd);
 }
 
-uint64_t pmemfs_warden_raised(void)
+uint64_t pmemfs_warden_raised(const struct warden *wd)
 {
-	struct warden *wd = atomic_load(&warden);
-
-	return wd ? atomic_load_explicit(&wd->raised, memory_order_relaxed) : 0;
-}
-
-bool pmemfs_warden_running(void)
-{
-	return atomic_load(&warden) != NULL;
+	return wd ? atomic_load_explicit(&((struct warden *)wd)->raised, memory_order_relaxed) : 0;
 }

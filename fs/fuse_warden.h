@@ -19,16 +19,14 @@
  * run-delay accounting, or the thread could not be made).
  */
 #define PMEMFS_WARDEN_MAX 1024
-int pmemfs_warden_start(const pid_t *tids, unsigned n, const _Atomic uint64_t *requests,
-			const _Atomic uint64_t *switches);
+struct warden;
+int pmemfs_warden_start(struct warden **out, const pid_t *tids, unsigned n,
+			const _Atomic uint64_t *requests, const _Atomic uint64_t *switches);
 
-/* Stop the warden; the threads keep their last priority. */
-void pmemfs_warden_stop(void);
+/* Stop the warden (NULL: none); the threads keep their last priority. */
+void pmemfs_warden_stop(struct warden *wd);
 
-/* Times a starved thread was raised back to normal priority. */
-uint64_t pmemfs_warden_raised(void);
-
-/* The warden runs: the threads go to idle priority while one caller works. */
-bool pmemfs_warden_running(void);
+/* Times a starved thread was raised back to normal priority (0 for NULL). */
+uint64_t pmemfs_warden_raised(const struct warden *wd);
 
 #endif /* PMEMFS_FUSE_WARDEN_H */

@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * The FUSE wire, for what Debian 12's libfuse (3.14) does not know.
+ * The FUSE wire, for what the libfuse built against does not give pmemfs
+ * (part of the compat module, fs/fuse_compat.h; built with custom_io).
  *
- * The kernel here speaks FUSE 7.4x; libfuse 3.14 stops at 7.38. Two things
- * from the newer protocol matter to pmemfs, and this file supplies them by
+ * The kernel here speaks FUSE 7.4x; libfuse 3.14 stops at 7.38. What of the
+ * newer protocol matters to pmemfs and libfuse lacks, this file supplies by
  * standing between libfuse and /dev/fuse (fuse_session_custom_io(), after
  * fuse_session_mount() opened the device):
  *
- *  - FUSE_DIRECT_IO_ALLOW_MMAP (7.39): lets a file opened with
+ *  - FUSE_DIRECT_IO_ALLOW_MMAP (7.39; libfuse 3.17 negotiates it itself,
+ *    and this part is not compiled there): lets a file opened with
  *    FOPEN_DIRECT_IO be mapped MAP_SHARED, the kernel keeping the page cache
  *    coherent for the mapped inode. Without it direct_io breaks shared mmap
  *    (a PMDK pool in a pool file). The INIT request tells whether the kernel
  *    offers it; the INIT reply libfuse builds is amended to accept it.
  *  - the WRITE request's write_flags, which libfuse does not hand to the
- *    write handler. With direct_io the kernel does not clear suid/sgid on a
+ *    write handler (3.18 only under HANDLE_KILLPRIV_V2, which pmemfs does
+ *    not negotiate: see fuse_compat.c). With direct_io the kernel does not clear suid/sgid on a
  *    write itself; it sets FUSE_WRITE_KILL_SUIDGID when the writer lacks
  *    CAP_FSETID and expects the server to. libfuse's multi-threaded loop
  *    processes a request on the thread that read it, so the flags are kept
@@ -28,17 +31,22 @@
  * requests are copied back behind their header, so libfuse sees them whole.
  *
  * Nothing else is touched: every other request and reply passes through
- * unchanged. Only one session per process (the server's) uses this.
+ * unchanged. The state is the session's (struct pmemfs_wire, reached from
+ * the userdata libfuse hands the custom io); only the landing zone and the
+ * request being handled are per thread, as a thread serves one request of
+ * one session at a time.
  */
 #define FUSE_USE_VERSION 314
 
 #include "fuse_wire.h"
+#include "fuse_stage.h"
 #include "fuse_uring.h"
 #include "media_fault.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -55,15 +63,21 @@
 #define KERNEL_DEFAULT_MAX_PAGES 32    /* the kernel's FUSE_DEFAULT_MAX_PAGES_PER_REQ */
 #define KERNEL_MIN_READ_BUFFER 8192    /* the kernel's FUSE_MIN_READ_BUFFER */
 
-struct wire_state {
+struct pmemfs_wire {
 	_Atomic uint64_t init_unique;  /* INIT request awaiting its reply; 0: none */
 	_Atomic uint64_t offered;      /* the kernel's INIT flags (flags2 << 32 | flags) */
 	_Atomic uint64_t want;         /* flags to add to the INIT reply if offered */
 	_Atomic uint64_t granted;      /* flags actually added */
 	struct fuse_session *se;       /* for the io_uring transport */
+	bool idle_prio;                /* the rings' threads at idle priority */
+	struct pmemfs_rings *_Atomic rings;  /* set before the INIT reply accepts them */
+	struct pmemfs_stages *stages;  /* zero-copy (fuse_stage.c) */
 };
 
-static struct wire_state wire;
+/*
+ * The flags of the WRITE being handled on this thread: libfuse does not
+ * pass them (3.18 only under HANDLE_KILLPRIV_V2, see fuse_compat.c).
+ */
 static _Thread_local uint32_t thread_write_flags;
 
 /*
@@ -77,7 +91,7 @@ static _Thread_local struct iovec landing[PMEMFS_WIRE_LANDING_MAX];
 static _Thread_local int nlanding;
 static _Thread_local size_t landed;   /* bytes of the current WRITE in the zone */
 
-static void note_init(const struct fuse_in_header *h, size_t len)
+static void note_init(struct pmemfs_wire *wire, const struct fuse_in_header *h, size_t len)
 {
 	const struct fuse_init_in *in = (const void *)(h + 1);
 	uint64_t flags;
@@ -87,8 +101,8 @@ static void note_init(const struct fuse_in_header *h, size_t len)
 	flags = in->flags;
 	if (flags & FUSE_INIT_EXT)
 		flags |= (uint64_t)in->flags2 << 32;
-	atomic_store(&wire.offered, flags);
-	atomic_store(&wire.init_unique, h->unique);
+	atomic_store(&wire->offered, flags);
+	atomic_store(&wire->init_unique, h->unique);
 }
 
 /* Bytes [0, len) of the zone go back behind libfuse's header. */
@@ -124,28 +138,25 @@ static ssize_t read_landing(int fd, void *buf, size_t len)
 	return n;
 }
 
-void pmemfs_wire_note_request(const void *req, size_t len)
+void pmemfs_wire_note_request(struct pmemfs_wire *wire, const void *req, size_t len)
 {
 	const struct fuse_in_header *h = req;
 
 	pfs_media_fault_begin();
 	thread_write_flags = 0;
-	if (len < sizeof(*h))
-		return;
-	if (h->opcode == FUSE_WRITE && len >= sizeof(*h) + sizeof(struct fuse_write_in))
+	if (len >= sizeof(*h) + sizeof(struct fuse_write_in) && h->opcode == FUSE_WRITE)
 		thread_write_flags = ((const struct fuse_write_in *)(h + 1))->write_flags;
-	else if (h->opcode == FUSE_INIT)
-		note_init(h, len);
+	if (len >= sizeof(*h) && h->opcode == FUSE_INIT)
+		note_init(wire, h, len);
 }
 
 static ssize_t wire_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n;
 
-	(void)userdata;
 	landed = 0;
 	n = read_landing(fd, buf, len);
-	pmemfs_wire_note_request(buf, n > 0 ? (size_t)n : 0);
+	pmemfs_wire_note_request(pmemfs_compat_wire(userdata), buf, n > 0 ? (size_t)n : 0);
 	return n;
 }
 
@@ -168,11 +179,12 @@ static size_t ring_payload_size(const struct fuse_init_out *out)
 }
 
 /* The INIT reply, with the wanted flags the kernel offered added. */
-static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
+static ssize_t write_init_reply(struct pmemfs_wire *wire, int fd, struct iovec *iov, int count)
 {
 	struct fuse_init_out out;
 	struct iovec copy[2];
-	uint64_t add = atomic_load(&wire.want) & atomic_load(&wire.offered);
+	struct pmemfs_rings *rings = NULL;
+	uint64_t add = atomic_load(&wire->want) & atomic_load(&wire->offered);
 	uint64_t flags;
 	ssize_t n;
 
@@ -186,8 +198,11 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	memcpy(&out, iov[1].iov_base, sizeof(out));
 	/* the kernel holds requests until the rings register: have them ready */
 	if ((add & FUSE_OVER_IO_URING) &&
-	    pmemfs_uring_prepare(wire.se, fd, ring_payload_size(&out)) < 0)
+	    pmemfs_uring_prepare(&rings, wire, wire->se, fd, ring_payload_size(&out),
+				 wire->idle_prio) < 0)
 		add &= ~(uint64_t)FUSE_OVER_IO_URING;
+	if (rings)
+		atomic_store(&wire->rings, rings);
 	flags = (uint64_t)out.flags | (uint64_t)out.flags2 << 32 | add | FUSE_INIT_EXT;
 	out.flags = (uint32_t)flags;
 	out.flags2 = (uint32_t)(flags >> 32);
@@ -195,10 +210,14 @@ static ssize_t write_init_reply(int fd, struct iovec *iov, int count)
 	copy[1].iov_base = &out;
 	copy[1].iov_len = sizeof(out);
 	n = writev(fd, copy, 2);
-	if (add & FUSE_OVER_IO_URING)
-		pmemfs_uring_go(n > 0);
+	if (rings && n <= 0) {
+		atomic_store(&wire->rings, NULL);
+		pmemfs_uring_stop(rings);
+	} else if (rings) {
+		pmemfs_uring_go(rings);
+	}
 	if (n > 0)
-		atomic_store(&wire.granted, add);
+		atomic_store(&wire->granted, add);
 	pfs_log(PFS_LOG_DEBUG, "fuse: INIT reply amended with flags 0x%llx",
 		(unsigned long long)add);
 	return n;
@@ -224,11 +243,11 @@ static ssize_t reply_eio(int fd, uint64_t unique)
 
 static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	struct pmemfs_wire *wire = pmemfs_compat_wire(userdata);
 	const struct fuse_out_header *oh = iov[0].iov_base;
-	uint64_t init = atomic_load(&wire.init_unique);
+	uint64_t init = atomic_load(&wire->init_unique);
 	ssize_t n;
 
-	(void)userdata;
 	if (iov[0].iov_len >= sizeof(*oh) && oh->unique != 0 && pfs_media_fault_end())
 		return reply_eio(fd, oh->unique);
 	if (pmemfs_uring_reply(iov, count, &n))
@@ -243,10 +262,10 @@ static ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 		}
 		return n;
 	}
-	atomic_store(&wire.init_unique, 0);
+	atomic_store(&wire->init_unique, 0);
 	if (oh->error != 0)
 		return writev(fd, iov, count);
-	return write_init_reply(fd, iov, count);
+	return write_init_reply(wire, fd, iov, count);
 }
 
 static const struct fuse_custom_io wire_io = {
@@ -255,50 +274,91 @@ static const struct fuse_custom_io wire_io = {
 	/* no splice: requests are read into memory (SPLICE_READ is off) */
 };
 
-int pmemfs_wire_attach(struct fuse_session *se)
+int pmemfs_wire_new(struct pmemfs_wire **wirep, bool idle_prio)
+{
+	struct pmemfs_wire *wire = calloc(1, sizeof(*wire));
+
+	if (!wire)
+		return -ENOMEM;
+	wire->stages = pmemfs_stages_new();
+	if (!wire->stages) {
+		free(wire);
+		return -ENOMEM;
+	}
+	wire->idle_prio = idle_prio;
+	*wirep = wire;
+	return 0;
+}
+
+void pmemfs_wire_free(struct pmemfs_wire *wire)
+{
+	if (!wire)
+		return;
+	pmemfs_stages_free(wire->stages);
+	free(wire);
+}
+
+struct pmemfs_stages *pmemfs_wire_stages(const struct pmemfs_wire *wire)
+{
+	return wire ? wire->stages : NULL;
+}
+
+int pmemfs_wire_attach(struct pmemfs_wire *wire, struct fuse_session *se)
 {
 	int rc = fuse_session_custom_io(se, &wire_io, fuse_session_fd(se));
 
-	wire.se = se;
+	wire->se = se;
 	return rc > 0 ? -rc : rc;
 }
 
-bool pmemfs_wire_offered_mmap_dio(void)
+void pmemfs_wire_detach(struct pmemfs_wire *wire, struct pmemfs_server *srv)
 {
-	return atomic_load(&wire.offered) & FUSE_DIRECT_IO_ALLOW_MMAP;
+	struct pmemfs_rings *rings = atomic_exchange(&wire->rings, NULL);
+
+	if (rings)
+		pmemfs_uring_stop(rings);
+	pmemfs_stage_free_all(srv);
 }
 
-bool pmemfs_wire_granted_mmap_dio(void)
+struct pmemfs_rings *pmemfs_wire_rings(const struct pmemfs_wire *wire)
 {
-	return atomic_load(&wire.granted) & FUSE_DIRECT_IO_ALLOW_MMAP;
+	return atomic_load(&((struct pmemfs_wire *)wire)->rings);
 }
 
 /* Add flag to the INIT reply (if the kernel offers it), or not. */
-static void want_flag(uint64_t flag, bool on)
+static void want_flag(struct pmemfs_wire *wire, uint64_t flag, bool on)
 {
 	if (on)
-		atomic_fetch_or(&wire.want, flag);
+		atomic_fetch_or(&wire->want, flag);
 	else
-		atomic_fetch_and(&wire.want, ~flag);
+		atomic_fetch_and(&wire->want, ~flag);
 }
 
-void pmemfs_wire_want_mmap_dio(bool on)
+#if !PMEMFS_LIBFUSE_MMAP_DIO
+bool pmemfs_wire_offered_mmap_dio(const struct pmemfs_wire *wire)
 {
-	want_flag(FUSE_DIRECT_IO_ALLOW_MMAP, on);
+	return atomic_load(&wire->offered) & FUSE_DIRECT_IO_ALLOW_MMAP;
 }
 
-bool pmemfs_wire_offered_uring(void)
+bool pmemfs_wire_granted_mmap_dio(const struct pmemfs_wire *wire)
 {
-	return atomic_load(&wire.offered) & FUSE_OVER_IO_URING;
+	return atomic_load(&wire->granted) & FUSE_DIRECT_IO_ALLOW_MMAP;
 }
 
-void pmemfs_wire_want_uring(bool on)
+void pmemfs_wire_want_mmap_dio(struct pmemfs_wire *wire, bool on)
 {
-	want_flag(FUSE_OVER_IO_URING, on);
+	want_flag(wire, FUSE_DIRECT_IO_ALLOW_MMAP, on);
+}
+#endif
+
+void pmemfs_wire_want_uring(struct pmemfs_wire *wire, bool on)
+{
+	want_flag(wire, FUSE_OVER_IO_URING, on);
 }
 
-bool pmemfs_wire_kill_suidgid(void)
+bool pmemfs_wire_kill_suidgid(const struct pmemfs_wire *wire)
 {
+	(void)wire;
 	return thread_write_flags & FUSE_WRITE_KILL_SUIDGID;
 }
 

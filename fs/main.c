@@ -12,10 +12,8 @@
 
 #include "fuse_coherence.h"
 #include "fuse_ops.h"
-#include "fuse_stage.h"
-#include "fuse_uring.h"
-#include "fuse_wire.h"
 #include "media_fault.h"
+#include "fuse_compat.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -38,15 +36,15 @@ struct pmemfs_cli {
 	int durable_write;             /* from durable=: 1 write, 0 fsync, -1 not given */
 	int zerocopy;
 	char *uring;
-	int uring_mode;                /* from uring=: URING_IDLE (default), _NORMAL, _OFF */
+	int io_uring;                  /* libfuse's -o io_uring or io_uring_q_depth= given */
+	struct pmemfs_compat_opts compat;  /* the transport, from uring= and io_uring */
 	double cache_timeout;
 	int readonly;
 	int has_fsname;
 	int has_subtype;
 };
 
-enum { KEY_RO, KEY_FSNAME, KEY_SUBTYPE };
-enum { URING_IDLE, URING_NORMAL, URING_OFF };
+enum { KEY_RO, KEY_FSNAME, KEY_SUBTYPE, KEY_IO_URING };
 
 #define CLI_OPT(t, p, v) { t, offsetof(struct pmemfs_cli, p), v }
 
@@ -60,6 +58,9 @@ static const struct fuse_opt cli_opts[] = {
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
 	FUSE_OPT_KEY("subtype=", KEY_SUBTYPE),
+	/* libfuse's (3.18); noted so that one error refuses them before */
+	FUSE_OPT_KEY("io_uring", KEY_IO_URING),
+	FUSE_OPT_KEY("io_uring_q_depth=", KEY_IO_URING),
 	FUSE_OPT_END
 };
 
@@ -90,12 +91,19 @@ static void print_usage(const char *prog)
 	       "    -o zerocopy            read large writes into free device blocks\n"
 	       "                           and relink them into the file instead of\n"
 	       "                           copying (experimental; slower on emulated\n"
-	       "                           images, see pmemfs(8))\n"
+	       "                           images; needs libfuse custom io: not with\n"
+	       "                           Debian's libfuse 3.18, see pmemfs(8))\n"
 	       "    -o uring=HOW           requests over per-CPU io_uring queues when\n"
 	       "                           the kernel offers them (Linux 6.14+ with\n"
-	       "                           fuse.enable_uring=1): 'idle' (the default:\n"
-	       "                           queue threads at idle priority, raised when\n"
-	       "                           starved), 'normal', or 'off' (/dev/fuse)\n"
+	       "                           fuse.enable_uring=1), pmemfs's own rings:\n"
+	       "                           'idle' (queue threads at idle priority,\n"
+	       "                           raised when starved; the default before\n"
+	       "                           libfuse 3.18), 'normal'; or 'off' (only\n"
+	       "                           /dev/fuse, with any libfuse)\n"
+	       "    -o io_uring            libfuse's own FUSE over io_uring (libfuse\n"
+	       "                           3.18+ built with liburing, where it is the\n"
+	       "                           default; Debian's 3.18 is not)\n"
+	       "    -o io_uring_q_depth=N  its queue depth (same libfuse)\n"
 	       "    -o cache_timeout=SECS  entry and attribute timeout (default 1)\n"
 	       "    -o ro                  mount read-only; DEVICE is opened read-only\n"
 	       "    -o fsname=NAME         source shown in /proc/mounts (default DEVICE)\n"
@@ -107,6 +115,7 @@ static void print_version(void)
 {
 	printf("pmemfs %s\n", PMEMFS_VERSION);
 	printf("libfuse %s\n", fuse_pkgversion());
+	pmemfs_compat_print(stdout);
 	/* fuse_lowlevel_version() runs fusermount3: keep the lines in order. */
 	fflush(stdout);
 	fuse_lowlevel_version();
@@ -132,6 +141,9 @@ static int cli_opt_proc(void *data, const char *arg, int key, struct fuse_args *
 		return 1;
 	case KEY_SUBTYPE:
 		cli->has_subtype = 1;
+		return 1;
+	case KEY_IO_URING:
+		cli->io_uring = 1;
 		return 1;
 	default:
 		return 1;
@@ -168,6 +180,29 @@ out:
 	return rc;
 }
 
+/* uring= and libfuse's io_uring into the transport; 0, or -1 after printing why. */
+static int cli_parse_uring(struct pmemfs_cli *cli)
+{
+	struct pmemfs_compat_opts *o = &cli->compat;
+	int mode = !cli->uring ? PMEMFS_URING_DEFAULT :
+		   strcmp(cli->uring, "idle") == 0 ? PMEMFS_URING_IDLE :
+		   strcmp(cli->uring, "normal") == 0 ? PMEMFS_URING_NORMAL :
+		   strcmp(cli->uring, "off") == 0 ? PMEMFS_URING_OFF : -1;
+
+	o->zerocopy = cli->zerocopy;
+	if (mode < 0) {
+		fprintf(stderr, "pmemfs: uring=%s: expected 'idle', 'normal' or 'off'\n", cli->uring);
+		return -1;
+	}
+	if (cli->io_uring && cli->uring) {
+		fprintf(stderr, "pmemfs: io_uring (libfuse's rings) and uring=%s exclude each other\n",
+			cli->uring);
+		return -1;
+	}
+	o->uring = cli->io_uring ? PMEMFS_URING_LIBFUSE : (enum pmemfs_uring)mode;
+	return 0;
+}
+
 /* Returns 0, or -1 after printing why. */
 static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		     struct fuse_cmdline_opts *cmd)
@@ -193,17 +228,14 @@ static int cli_parse(struct fuse_args *args, struct pmemfs_cli *cli,
 		return -1;
 	}
 	cli->durable_write = cli->durable ? strcmp(cli->durable, "write") == 0 : -1;
-	cli->uring_mode = !cli->uring || strcmp(cli->uring, "idle") == 0 ? URING_IDLE :
-			  strcmp(cli->uring, "normal") == 0 ? URING_NORMAL :
-			  strcmp(cli->uring, "off") == 0 ? URING_OFF : -1;
-	if (cli->uring_mode < 0) {
-		fprintf(stderr, "pmemfs: uring=%s: expected 'idle', 'normal' or 'off'\n", cli->uring);
+	if (cli_parse_uring(cli) != 0)
 		return -1;
-	}
 	if (cli->direct_io && cli->page_cache) {
 		fprintf(stderr, "pmemfs: direct_io and page_cache exclude each other\n");
 		return -1;
 	}
+	if (pmemfs_compat_check(&cli->compat, args) != 0)
+		return -1;
 	if (cli_add_mount_opts(args, cli) != 0) {
 		fprintf(stderr, "pmemfs: out of memory\n");
 		return -1;
@@ -292,8 +324,14 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 	srv->durable_writes = cli->durable_write >= 0 ? cli->durable_write == 1 :
 			      info->is_pmem || info->ram_backed;
 	srv->zerocopy = cli->zerocopy;
-	srv->uring_wanted = cli->uring_mode != URING_OFF;
-	pmemfs_uring_idle_prio(cli->uring_mode == URING_IDLE);
+	rc = pmemfs_compat_new(srv, &cli->compat);
+	if (rc) {
+		fprintf(stderr, "pmemfs: %s\n", strerror(-rc));
+		pfs_ctl_free(srv->ctl);
+		pfs_unmount(srv->fs);
+		pfs_device_close(dev);
+		return rc;
+	}
 	srv->bounce_reads = !info->is_pmem;
 	srv->cache_opt = cli->direct_io ? PMEMFS_CACHE_DIRECT :
 			 cli->page_cache ? PMEMFS_CACHE_PAGE : PMEMFS_CACHE_AUTO;
@@ -303,6 +341,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 
 static void server_close(struct pmemfs_server *srv, struct pfs_device *dev)
 {
+	pmemfs_compat_free(srv);
 	pfs_ctl_free(srv->ctl);
 	pfs_unmount(srv->fs);
 	pfs_device_close(dev);
@@ -354,9 +393,10 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 		goto out_destroy;
 	if (fuse_session_mount(se, cmd->mountpoint) != 0)
 		goto out_signals;
-	/* without it, direct_io writes could not clear suid: refuse to serve */
-	if (pmemfs_wire_attach(se) != 0) {
-		pfs_log(PFS_LOG_ERR, "cannot attach to the FUSE device");
+	/* without the wire, where built, direct_io writes could not clear suid */
+	if (pmemfs_compat_attach(srv, se) != 0) {
+		pfs_log(PFS_LOG_ERR, "cannot attach to the FUSE device (libfuse %s without custom io?)",
+			fuse_pkgversion());
 		goto out_unmount;
 	}
 	if (fuse_daemonize(cmd->foreground) != 0)
@@ -366,8 +406,7 @@ static int serve(struct pmemfs_server *srv, struct fuse_args *args,
 		fuse_set_log_func(log_to_syslog);
 	}
 	status = server_loop(se, cmd) < 0 ? 1 : 0;
-	pmemfs_uring_stop();
-	pmemfs_stage_free_all();
+	pmemfs_compat_detach(srv);
 	if (!cmd->foreground)
 		closelog();
 out_unmount:

@@ -10,8 +10,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
-#include "fuse_uring.h"
-#include "fuse_warden.h"
+#include "fuse_compat.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -80,12 +79,12 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 		st->ro_reason = "mounted with -o ro";
 	else if (st->fs.readonly)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
-	st->ring_queues = pmemfs_uring_active() ? pmemfs_uring_queues() : 0;
+	st->ring_queues = pmemfs_compat_uring_queues(srv);
 	snprintf(st->options, sizeof(st->options), "%s,cache_timeout=%g,%s,durable=%s%s,uring=%s",
 		 st->fs.readonly_requested ? "ro" : "rw", srv->cache_timeout,
 		 pmemfs_direct_io(srv) ? "direct_io" : "page_cache",
 		 srv->durable_writes ? "write" : "fsync", srv->zerocopy ? ",zerocopy" : "",
-		 !st->ring_queues ? "off" : pmemfs_warden_running() ? "idle" : "normal");
+		 pmemfs_compat_uring_name(srv));
 	iso_time(srv->mount_time.tv_sec, st->since, sizeof(st->since));
 	if (st->fs.corrupt_time)
 		iso_time(st->fs.corrupt_time, st->corrupt_since, sizeof(st->corrupt_since));
@@ -96,8 +95,8 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 	st->bytes_written = load(&srv->count.bytes_written);
 	st->errors = load(&srv->count.errors);
 	st->zero_copy = load(&srv->count.zero_copy_writes);
-	st->ring_requests = pmemfs_uring_requests();
-	st->ring_raised = pmemfs_warden_raised();
+	st->ring_requests = pmemfs_compat_uring_requests(srv);
+	st->ring_raised = pmemfs_compat_uring_raised(srv);
 	return 0;
 }
 

@@ -50,6 +50,20 @@ done
 
 check_out "every option of pmemfs --help is in pmemfs(8)" "" \
 	missing_options "$PMEMFS" "$MAN_DIR/pmemfs.8"
+# The other way: every option of pmemfs(8)'s "pmemfs options" is in --help,
+# whichever libfuse pmemfs was built with (options a libfuse cannot serve
+# are listed and refused, not left out).
+page_only_options() {   # page_only_options PAGE
+	local help=$SCRATCH/help.txt opt
+	"$PMEMFS" --help >"$help" 2>&1 || { echo "pmemfs --help failed"; return; }
+	awk '/^\.SH OPTIONS/ { f = 1 } /^\.SS FUSE options/ { f = 0 } f' "$1" |
+		grep -oE '^\.BI? "?\\-o [a-z_]+' | sed -E 's/^\.BI? "?\\//' | sort -u |
+		while read -r opt; do
+			grep -Fq -- "$opt" "$help" || echo "$opt"
+		done
+}
+check_out "every pmemfs option of pmemfs(8) is in pmemfs --help ($("$PMEMFS" --version |
+	sed -n 's/^built with //p'))" "" page_only_options "$MAN_DIR/pmemfs.8"
 check_out "every option of mkfs.pmemfs --help is in mkfs.pmemfs(8)" "" \
 	missing_options "$MKFS" "$MAN_DIR/mkfs.pmemfs.8"
 check_out "every option of fsck.pmemfs --help is in fsck.pmemfs(8)" "" \
@@ -60,6 +74,9 @@ check_out "every option of pmemfs-info --help is in pmemfs-info(8)" "" \
 # The test itself must catch what it claims to: a page without -V, a bad macro.
 sed '/\\-V/d' "$MAN_DIR/mkfs.pmemfs.8" >"$SCRATCH/nov.8"
 check_out "a page that lacks -V and --version is caught" $'--version\n-V' missing_options "$MKFS" "$SCRATCH/nov.8"
+sed 's/^\.SS pmemfs options$/&\n.TP\n.B \\-o bogus_option\nx/' "$MAN_DIR/pmemfs.8" >"$SCRATCH/extra.8"
+check_out "a page option that --help lacks is caught" "-o bogus_option" \
+	page_only_options "$SCRATCH/extra.8"
 printf '.TH X 8\n.SH NAME\nx \\- y\n.XX bogus\n' >"$SCRATCH/bad.8"
 check_fail "an undefined macro is caught" test -z "$(render_warnings "$SCRATCH/bad.8")"
 

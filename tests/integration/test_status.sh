@@ -53,11 +53,18 @@ case $PMEM:$(stat -f -c %T "$IMG") in
 yes:* | *:tmpfs | *:ramfs) DURABLE=write ;;
 *) DURABLE=fsync ;;
 esac
-# io_uring where the kernel offers it (fuse.enable_uring), at idle priority
-if [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" = Y ]; then
-	URING=idle
-else
+# io_uring where the kernel offers it (fuse.enable_uring): libfuse's rings
+# where libfuse has them, else pmemfs's own at idle priority where the build
+# has them (pmemfs --version; pmemfs(8), LIBFUSE), else none
+BUILT=$("$PMEMFS" --version | sed -n 's/^built with libfuse //p')
+if [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" != Y ]; then
 	URING=off
+else
+	case $BUILT in
+	*uring=libfuse*) URING=libfuse ;;
+	*uring=pmemfs*) URING=idle ;;
+	*) URING=off ;;
+	esac
 fi
 CACHE_OPTS="cache_timeout=1,$CACHE,durable=$DURABLE"
 OPTS="$CACHE_OPTS,uring=$URING"
@@ -123,9 +130,16 @@ check "status.json agrees" jq -e '.read_only and .read_only_reason == "mounted w
 check "unmount" pfs_umount
 
 # The other cache mode and durability, when asked for.
-require "mount -o page_cache,durable=fsync,zerocopy" pfs_mount -o page_cache,durable=fsync,zerocopy
-check_out "mount options say so (zerocopy reads /dev/fuse)" \
-	"rw,cache_timeout=1,page_cache,durable=fsync,zerocopy,uring=off" field "mount options"
+if [[ $BUILT == *zerocopy=no ]]; then
+	require "mount -o page_cache,durable=fsync" pfs_mount -o page_cache,durable=fsync
+	check_out "mount options say so" \
+		"rw,cache_timeout=1,page_cache,durable=fsync,uring=$URING" field "mount options"
+else
+	require "mount -o page_cache,durable=fsync,zerocopy" \
+		pfs_mount -o page_cache,durable=fsync,zerocopy
+	check_out "mount options say so (zerocopy reads /dev/fuse)" \
+		"rw,cache_timeout=1,page_cache,durable=fsync,zerocopy,uring=off" field "mount options"
+fi
 check "unmount" pfs_umount
 require "mount -o uring=off" pfs_mount -o uring=off
 check_out "uring=off says so" "rw,$CACHE_OPTS,uring=off" field "mount options"

@@ -9,7 +9,10 @@
 # priority while one caller works and back at normal priority when several
 # do or none; with every CPU busy it raises starved queue threads, so I/O
 # still moves; -o uring=normal keeps them at normal priority and
-# -o uring=off leaves the rings alone.
+# -o uring=off leaves the rings alone. A build without the own rings
+# (libfuse 3.18 without custom io: pmemfs(8), LIBFUSE) refuses
+# uring=idle|normal in one line, and tests libfuse's rings where libfuse
+# has them.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)" != Y ]; then
@@ -64,7 +67,67 @@ becomes() {
 }
 
 require "mkfs a 1 GiB image" "$MKFS" -q -f -s 1G "$IMG"
-require "mount" pfs_mount
+
+BUILT=$("$PMEMFS" --version | sed -n 's/^built with libfuse //p')
+
+# libfuse's own rings (3.18 built with liburing), the default where libfuse
+# has them: status says so, and data of every size goes through intact.
+libfuse_rings() {
+	require "mount (libfuse's rings, the default)" pfs_mount
+	check_out "status: uring=libfuse" libfuse bash -c \
+		'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+	random_file "$SCRATCH/l" $((16 << 20))
+	check "fio over libfuse's rings: random 4 KiB and 1 MiB I/O from 2 jobs, verified" \
+		fio --name=ur --directory="$P" --ioengine=psync --rw=randrw \
+		--bssplit=4k/50:1M/50 --size=16M --numjobs=2 --verify=crc32c \
+		--verify_fatal=1 --do_verify=1 --verify_state_save=0 --output=/dev/null
+	check "16 MiB written and read back" bash -c \
+		'dd if="$1" of="$2" bs=1M status=none && cmp "$1" "$2"' _ "$SCRATCH/l" "$P/l"
+	check "unmount" pfs_umount
+	require "mount -o uring=off" pfs_mount -o uring=off
+	check_out "uring=off says so" off bash -c \
+		'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+	check "the data is there" cmp "$SCRATCH/l" "$P/l"
+	check "unmount" pfs_umount
+}
+
+OWN=()
+case $BUILT in
+*uring=libfuse,pmemfs*)
+	# both: libfuse's are the default, the own rings only when asked for
+	libfuse_rings
+	mkdir -p "$MNT"
+	check_err "-o io_uring and uring=idle exclude each other" 'exclude each other' \
+		"$PMEMFS" -f -o io_uring,uring=idle "$IMG" "$MNT"
+	OWN=(-o uring=idle)
+	;;
+*uring=pmemfs*) ;;
+*)
+	mkdir -p "$MNT"
+	check_err "-o uring=normal is refused: $BUILT" \
+		'^pmemfs: uring=normal: not available with libfuse [0-9.]+ \(.*custom io' \
+		"$PMEMFS" -f -o uring=normal "$IMG" "$MNT"
+	check_out "in one line" 1 bash -c '"$1" -f -o uring=idle "$2" "$3" 2>&1 | wc -l' \
+		_ "$PMEMFS" "$IMG" "$MNT"
+	check "nothing was mounted" bash -c '! mountpoint -q "$1"' _ "$MNT"
+	if [[ $BUILT == *uring=libfuse* ]]; then
+		libfuse_rings
+		finish
+	fi
+	check_err "-o io_uring is refused too (libfuse without liburing)" \
+		'^pmemfs: io_uring: not available with libfuse' \
+		"$PMEMFS" -f -o io_uring "$IMG" "$MNT"
+	require "mount (over /dev/fuse)" pfs_mount
+	check_out "status: uring=off" off bash -c \
+		'sed -n "s/^mount options: .*uring=//p" "$1/status"' _ "$MNT"
+	check_out "no queue" 0 field "io_uring queues"
+	check "unmount" pfs_umount
+	skip "FUSE over io_uring" "this build has neither pmemfs's rings nor libfuse's ($BUILT)"
+	finish
+	;;
+esac
+
+require "mount (pmemfs's rings)" pfs_mount "${OWN[@]}"
 check_out "one queue per possible CPU" "$NCPU" field "io_uring queues"
 check "one queue thread per queue, at normal priority while quiet" all_class TS
 check "each pinned to the CPU of its queue" pinned
@@ -92,7 +155,7 @@ wait "$HOGS" 2>/dev/null
 check "unmount" pfs_umount
 
 # One caller: idle priority; two at once: normal; none for a while: normal.
-require "mount again (the warden starts afresh)" pfs_mount
+require "mount again (the warden starts afresh)" pfs_mount "${OWN[@]}"
 one_caller 8 &
 JOB=$!
 check "one caller at work: the queue threads go to idle priority" becomes IDL 6

@@ -14,6 +14,22 @@ counter() { sed -n 's/^zero-copy writes: //p' "$MNT/status"; }
 free_bytes() { sed -n 's/^free: \([0-9]*\) bytes$/\1/p' "$MNT/status"; }
 
 require "mkfs a 2 GiB image" "$MKFS" -q -f -s 2G "$IMG"
+
+# The landing zone needs pmemfs's wire over libfuse's custom io (pmemfs(8),
+# LIBFUSE): a build without it (Debian's libfuse 3.18) refuses the option
+# with one line and mounts nothing.
+BUILT=$("$PMEMFS" --version | sed -n 's/^built with libfuse //p')
+if [[ $BUILT == *zerocopy=no* ]]; then
+	mkdir -p "$MNT"
+	check_err "-o zerocopy is refused: $BUILT" \
+		'^pmemfs: zerocopy: not available with libfuse [0-9.]+ \(.*custom io' \
+		"$PMEMFS" -f -o zerocopy "$IMG" "$MNT"
+	check_out "in one line" 1 bash -c '"$1" -f -o zerocopy "$2" "$3" 2>&1 | wc -l' \
+		_ "$PMEMFS" "$IMG" "$MNT"
+	check "nothing was mounted" bash -c '! mountpoint -q "$1"' _ "$MNT"
+	skip "zero-copy writes" "this build has no wire (libfuse without custom io)"
+	finish
+fi
 require "mount -o zerocopy" pfs_mount -o zerocopy
 
 random_file "$SCRATCH/a" $((64 << 20))
