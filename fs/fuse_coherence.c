@@ -39,16 +39,21 @@
  *
  * The invalidation must not be sent from a thread that has to serve the
  * laundering WRITE, nor under the file system's locks: it is sent after
- * pfs_write returned, on a ring thread through the ring (fuse_uring.c),
- * which the thread serves meanwhile. A waiting write holds its ring entry
- * or /dev/fuse worker, which the laundering WRITE may need, so only a few
- * wait (inval_wait); the others are answered first and a helper thread
- * invalidates for them (inval_later), their windows open until it is done.
+ * pfs_write returned, on a thread of the own rings through the ring
+ * (fuse_uring.c), which the thread serves meanwhile; else by libfuse to
+ * /dev/fuse (fuse_lowlevel_notify_inval_inode), from a /dev/fuse worker
+ * while other workers remain to serve the laundering, or from the helper
+ * (below). A thread of libfuse's rings (3.18) never waits: it alone serves
+ * its queue, so the helper invalidates for it (fuse_compat.h). A waiting
+ * write holds its ring entry or /dev/fuse worker, which the laundering
+ * WRITE may need, so only a few wait (inval_wait); the others are answered
+ * first and the helper invalidates for them (inval_later), their windows
+ * open until it is done.
  */
 #define FUSE_USE_VERSION 314
 
 #include "fuse_coherence.h"
-#include "fuse_uring.h"
+#include "fuse_compat.h"
 
 #include <errno.h>
 #include <linux/fuse.h>
@@ -217,8 +222,13 @@ static bool window_cached(const struct pmemfs_coh_write *w)
 	return cached;
 }
 
-/* notify_inval_inode from a thread that serves no request (or through the ring) */
-static int inval_send(struct fuse_session *se, const struct pmemfs_coh_write *w, bool ring)
+/*
+ * notify_inval_inode through the own ring req came over (ring_req), or
+ * through libfuse to /dev/fuse from a thread that serves no request
+ * (ring_req NULL).
+ */
+static int inval_send(struct fuse_session *se, const struct pmemfs_coh_write *w,
+		      fuse_req_t ring_req)
 {
 	uint64_t len = w->end == UINT64_MAX ? 0 : w->end - w->off;   /* 0: to EOF */
 	struct fuse_notify_inval_inode_out arg = {
@@ -231,7 +241,7 @@ static int inval_send(struct fuse_session *se, const struct pmemfs_coh_write *w,
 		{ .iov_base = &out, .iov_len = sizeof(out) },
 		{ .iov_base = &arg, .iov_len = sizeof(arg) },
 	};
-	int rc = ring ? pmemfs_uring_notify(iov, 2) :
+	int rc = ring_req ? pmemfs_compat_ring_notify(ring_req, iov, 2) :
 		 fuse_lowlevel_notify_inval_inode(se, w->ino, (off_t)w->off, (off_t)len);
 
 	/* ENOENT: the kernel holds no inode, so no page either */
@@ -261,9 +271,9 @@ void pmemfs_coh_set_workers(int max_threads, bool single)
 	atomic_store(&dev_waiters_max, n < 0 ? 0 : n > 4 ? 4 : n);
 }
 
-static int inval_wait(struct fuse_session *se, const struct pmemfs_coh_write *w)
+static int inval_wait(struct fuse_session *se, fuse_req_t req, const struct pmemfs_coh_write *w)
 {
-	int rc = inval_send(se, w, true);
+	int rc = inval_send(se, w, req);
 
 	if (rc != -EOPNOTSUPP)
 		return rc;                   /* sent through the ring, or the ring is full */
@@ -271,7 +281,7 @@ static int inval_wait(struct fuse_session *se, const struct pmemfs_coh_write *w)
 		atomic_fetch_sub(&dev_waiters, 1);
 		return -EBUSY;
 	}
-	rc = inval_send(se, w, false);
+	rc = inval_send(se, w, NULL);
 	atomic_fetch_sub(&dev_waiters, 1);
 	return rc;
 }
@@ -312,7 +322,7 @@ static void *helper_main(void *arg)
 		quit = helper.quit;
 		pthread_mutex_unlock(&helper.lock);
 		if (!quit)
-			(void)inval_send(helper.se, &j->w, false);
+			(void)inval_send(helper.se, &j->w, NULL);
 		window_close(&j->w);
 		free(j);
 		pthread_mutex_lock(&helper.lock);
@@ -357,12 +367,13 @@ static bool inval_later(struct fuse_session *se, struct pmemfs_coh_write *w)
 	return ok;
 }
 
-void pmemfs_coh_write_end(struct fuse_session *se, struct pmemfs_coh_write *w, size_t stored)
+void pmemfs_coh_write_end(struct fuse_session *se, fuse_req_t req, struct pmemfs_coh_write *w,
+			  size_t stored)
 {
 	if (stored && se && window_cached(w)) {
 		if (w->end != UINT64_MAX)
 			w->end = w->off + stored;
-		if (inval_wait(se, w) == -EBUSY && inval_later(se, w))
+		if (inval_wait(se, req, w) == -EBUSY && inval_later(se, w))
 			return;
 	}
 	window_close(w);

@@ -29,7 +29,8 @@ void pmemfs_coh_write_begin(struct pmemfs_coh_write *w, uint64_t ino, uint64_t o
  * requests already wait so, a helper thread does it after the reply,
  * the window staying open until then.
  */
-void pmemfs_coh_write_end(struct fuse_session *se, struct pmemfs_coh_write *w, size_t stored);
+void pmemfs_coh_write_end(struct fuse_session *se, fuse_req_t req, struct pmemfs_coh_write *w,
+			  size_t stored);
 
 /* The server's /dev/fuse loop: max_threads workers, or a single thread. */
 void pmemfs_coh_set_workers(int max_threads, bool single);

@@ -14,6 +14,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_compat.h"
+#include "media_fault.h"
 
 #include <linux/capability.h>
 #include <stdlib.h>
@@ -305,6 +306,53 @@ void *pmemfs_compat_reply_buffer(fuse_req_t req, size_t size)
 #else
 	(void)size;
 	return NULL;
+#endif
+}
+
+/* The wire sees the request (its INIT, its writes' flags, its reply). */
+static bool wire_carried(fuse_req_t req)
+{
+#if PMEMFS_WIRE && PMEMFS_LIBFUSE_URING
+	return !fuse_req_is_uring(req);
+#else
+	(void)req;
+	return PMEMFS_WIRE;
+#endif
+}
+
+/*
+ * Without the wire nothing marks where a request starts: the thread's
+ * fault count is reset by each reply instead. A libfuse worker serves one
+ * request at a time and touches no mapping between them, so what a reply
+ * finds was taken during its request.
+ */
+bool pmemfs_compat_reply_faulted(fuse_req_t req)
+{
+	return !wire_carried(req) && pfs_media_fault_end();
+}
+
+int pmemfs_compat_reply_sent(fuse_req_t req, int rc, const struct iovec *iov, int count)
+{
+	if (rc != -EFAULT || wire_carried(req))
+		return rc;
+	for (int i = 0; i < count; i++)
+		pfs_media_fault_probe(iov[i].iov_base, iov[i].iov_len);
+	(void)pfs_media_fault_end();
+	return rc;
+}
+
+int pmemfs_compat_ring_notify(fuse_req_t req, const struct iovec *iov, int count)
+{
+#if PMEMFS_LIBFUSE_URING
+	if (fuse_req_is_uring(req))
+		return -EBUSY;
+#endif
+	(void)req;
+#if PMEMFS_WIRE
+	return pmemfs_uring_notify(iov, count);
+#else
+	(void)iov, (void)count;
+	return -EOPNOTSUPP;
 #endif
 }
 

@@ -89,6 +89,34 @@ bool pmemfs_compat_kill_suidgid(struct pmemfs_server *srv, fuse_req_t req, fuse_
  */
 void *pmemfs_compat_reply_buffer(fuse_req_t req, size_t size);
 
+/*
+ * Media faults (fs/media_fault.h) of the requests the wire does not carry:
+ * all of them in a build without the wire, and those over libfuse's rings.
+ * The adapter asks before each reply: true when the thread took a media
+ * fault since its previous reply (settled then), and the request is to be
+ * answered EIO instead (the wire checks its own as their replies pass).
+ */
+bool pmemfs_compat_reply_faulted(fuse_req_t req);
+
+/*
+ * A reply whose iovecs may point into the mapping was sent, with result
+ * rc: -EFAULT is the kernel failing to copy it from a failing page (it has
+ * then ended the request with EIO itself); the fault is taken here as if
+ * the thread had met it. Returns rc.
+ */
+int pmemfs_compat_reply_sent(fuse_req_t req, int rc, const struct iovec *iov, int count);
+
+/*
+ * In a handler: send a notification (fuse_out_header with unique 0, then
+ * its arguments) through the own ring the request came over, serving that
+ * ring meanwhile (fuse_uring.c). -EOPNOTSUPP when the request did not come
+ * over the own rings (send it to /dev/fuse); -EBUSY when this thread must
+ * not wait for it: its queue's spare entries are taken, or the request
+ * came over libfuse's rings, whose thread would have to serve what the
+ * notification makes the kernel send.
+ */
+int pmemfs_compat_ring_notify(fuse_req_t req, const struct iovec *iov, int count);
+
 /* The status file: "off", "idle", "normal" or "libfuse"; queues; requests; raises. */
 const char *pmemfs_compat_uring_name(const struct pmemfs_server *srv);
 unsigned pmemfs_compat_uring_queues(const struct pmemfs_server *srv);
