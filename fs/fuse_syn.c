@@ -15,6 +15,7 @@
 #define FUSE_USE_VERSION 314
 
 #include "fuse_ops.h"
+#include "fuse_reply.h"
 
 #include <errno.h>
 #include <fcntl.h>
