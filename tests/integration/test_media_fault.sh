@@ -169,12 +169,16 @@ ext4_reference() {
 }
 ext4_reference
 
-fill_case "io_uring (default)" 0
+# the default transport: io_uring where the build has rings (pmemfs --version)
+rings=$("$PMEMFS" --version | sed -n 's/.* uring=\([^ ]*\).*/\1/p')
+DEF="io_uring (default)"
+[ "$rings" = no ] && DEF="default (/dev/fuse: this build has no io_uring)"
+fill_case "$DEF" 0
 fill_case "/dev/fuse" 0 -o uring=off
-create_case "io_uring (default)" 0
-truncate_case "io_uring (default)" 0
+create_case "$DEF" 0
+truncate_case "$DEF" 0
 truncate_case "/dev/fuse" 0 -o uring=off
-truncate_case "io_uring, reads from the mapping (PMEM_IS_PMEM_FORCE=1)" 1
+truncate_case "$DEF, reads from the mapping (PMEM_IS_PMEM_FORCE=1)" 1
 truncate_case "/dev/fuse, reads from the mapping (PMEM_IS_PMEM_FORCE=1)" 1 -o uring=off
 
 finish
