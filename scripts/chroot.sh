@@ -74,6 +74,7 @@ ns_enter() {
 	chroot "$ROOT" /usr/bin/env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" TMPDIR=/dev/shm \
+		PMEMFS_BUILD_DIR=/root/build \
 		CI="${CI:-}" DEBIAN_FRONTEND=noninteractive \
 		/bin/bash -c 'cd /src && exec "$@"' chroot "$@" || rc=$?
 	return "$rc"
