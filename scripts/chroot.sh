@@ -83,10 +83,14 @@ ns_enter() {
 # --- on the host ----------------------------------------------------------
 
 # in_chroot COMMAND...: run COMMAND in the chroot, in its own namespace.
+# In the background with a wait, so that a signal to this script is taken at
+# once (bash defers traps while a foreground child runs); stdin stays the
+# terminal's, for `scripts/chroot.sh RELEASE bash`.
 in_chroot() {
 	local rc=0
 	unshare --mount --propagation private -- \
-		"$SRC/scripts/chroot.sh" --in-namespace "$RELEASE" "$ROOT" "$@" || rc=$?
+		"$SRC/scripts/chroot.sh" --in-namespace "$RELEASE" "$ROOT" "$@" <&0 &
+	wait $! || rc=$?
 	kill_leftovers
 	return "$rc"
 }
@@ -178,6 +182,10 @@ main() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, chroot, mount)"
 	[ -c /dev/fuse ] || die "no /dev/fuse on this machine"
 
+	# Interrupted or not, nothing started in the chroot outlives the run.
+	trap kill_leftovers EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 	mkdir -p "$CACHE"
 	# One run at a time per release.
 	exec 9>"$CACHE/chroot-$RELEASE.lock"
