@@ -4,13 +4,13 @@
 # Install what pmemfs needs, on Debian 12 "bookworm", 13 "trixie" or testing.
 #
 #   scripts/deps.sh           build and run: compiler, meson, the libraries,
-#                             fuse3 (what scripts/demo.sh needs; ~150 MB)
+#                             fuse3 (what scripts/demo.sh needs)
 #   scripts/deps.sh --suites  that, plus the tools the unit and integration
 #                             suites call (what the release chroots install)
 #   scripts/deps.sh --test    that, plus the whole test bench: QEMU and a
 #                             kernel image, the NFS server, clang and its
 #                             sanitizer/fuzzer runtime, stress tools
-#                             (what scripts/test.sh needs; ~600 MB more)
+#                             (what scripts/test.sh needs)
 #   scripts/deps.sh --list [--suites | --test]
 #                             print the names resolved for this release, one
 #                             a line, after checking the archive has each;
