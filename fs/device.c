@@ -7,6 +7,9 @@
  *
  * Read-only opens of files use a private mapping: recovery may run in memory
  * (to check or serve what the device would show) and nothing reaches the media.
+ *
+ * A failure is logged once, as the reason alone: the caller's one error line
+ * names the device (mkfs.pmemfs: PATH: REASON).
  */
 #include <fcntl.h>
 #include <libpmem.h>
@@ -77,19 +80,18 @@ static bool on_ram_fs(int fd)
 	       sfs.f_type == HUGETLBFS_MAGIC;
 }
 
-static int device_classify(const char *path, const struct stat *st, enum pfs_dev_kind *kind)
+static int device_classify(const struct stat *st, enum pfs_dev_kind *kind)
 {
 	if (S_ISBLK(st->st_mode)) {
 		pfs_log(PFS_LOG_ERR,
-			"%s is a block device; pmemfs needs a devdax namespace (/dev/daxX.Y): "
+			"a block device; pmemfs needs a devdax namespace (/dev/daxX.Y): "
 			"reconfigure it with `ndctl create-namespace -f -e namespaceX.Y -m devdax`, "
-			"or use a file on a file system mounted with -o dax", path);
+			"or use a file on a file system mounted with -o dax");
 		return -ENOTSUP;
 	}
 	if (S_ISCHR(st->st_mode)) {
 		if (!is_dax_chardev(st)) {
-			pfs_log(PFS_LOG_ERR, "%s is a character device but not a device-dax "
-				"instance", path);
+			pfs_log(PFS_LOG_ERR, "a character device but not a device-dax instance");
 			return -ENODEV;
 		}
 		*kind = PFS_DEV_DAX;
@@ -99,7 +101,7 @@ static int device_classify(const char *path, const struct stat *st, enum pfs_dev
 		*kind = PFS_DEV_FILE;
 		return 0;
 	}
-	pfs_log(PFS_LOG_ERR, "%s: not a devdax device or regular file", path);
+	pfs_log(PFS_LOG_ERR, "neither a regular file nor a devdax character device");
 	return -ENODEV;
 }
 
@@ -108,8 +110,7 @@ static int device_lock(struct pfs_device *dev, bool shared)
 	if (flock(dev->fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0)
 		return 0;
 	if (errno == EWOULDBLOCK) {
-		pfs_log(PFS_LOG_ERR, "%s is in use by another pmemfs, mkfs or fsck",
-			dev->info.path);
+		pfs_log(PFS_LOG_ERR, "in use (mounted?): another pmemfs, mkfs or fsck has it open");
 		return -EBUSY;
 	}
 	return -errno;
@@ -157,7 +158,7 @@ static int map_pmem(struct pfs_device *dev)
 	if (!p) {
 		int rc = errno ? -errno : -EIO;
 
-		pfs_log(PFS_LOG_ERR, "%s: cannot map: %s", dev->info.path, pmem_errormsg());
+		pfs_log(PFS_LOG_ERR, "cannot map: %s", pmem_errormsg());
 		return rc;
 	}
 	dev->base = p;
@@ -178,8 +179,7 @@ static int device_map(struct pfs_device *dev, const struct stat *st)
 			return rc;
 	}
 	if (size < PFS_BLOCK_SIZE) {
-		pfs_log(PFS_LOG_ERR, "%s: too small (%zu bytes) to hold a pmemfs",
-			dev->info.path, size);
+		pfs_log(PFS_LOG_ERR, "too small (%zu bytes) to hold a pmemfs", size);
 		return -EINVAL;
 	}
 	if (!dev->readonly)
@@ -213,14 +213,14 @@ int pfs_device_open(const char *path, bool readonly, struct pfs_device **out)
 	dev->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (dev->fd < 0) {
 		rc = -errno;
-		pfs_log(PFS_LOG_ERR, "%s: cannot open: %s", path, strerror(-rc));
+		pfs_log(PFS_LOG_ERR, "cannot open: %s", strerror(-rc));
 		goto out_free;
 	}
 	if (fstat(dev->fd, &st) < 0) {
 		rc = -errno;
 		goto out_close;
 	}
-	rc = device_classify(path, &st, &dev->info.kind);
+	rc = device_classify(&st, &dev->info.kind);
 	if (rc)
 		goto out_close;
 	dev->info.ram_backed = dev->info.kind == PFS_DEV_FILE && on_ram_fs(dev->fd);
@@ -249,12 +249,12 @@ int pfs_device_create(const char *path, uint64_t size, struct pfs_device **out)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
-		pfs_log(PFS_LOG_ERR, "%s: cannot create: %s", path, strerror(-rc));
+		pfs_log(PFS_LOG_ERR, "cannot create: %s", strerror(-rc));
 		return rc;
 	}
 	if (ftruncate(fd, (off_t)size) < 0) {
 		rc = -errno;
-		pfs_log(PFS_LOG_ERR, "%s: cannot size to %llu bytes: %s", path,
+		pfs_log(PFS_LOG_ERR, "cannot size to %llu bytes: %s",
 			(unsigned long long)size, strerror(-rc));
 		close(fd);
 		unlink(path);

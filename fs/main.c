@@ -264,6 +264,42 @@ static void log_sink(enum pfs_log_level lvl, const char *msg)
 	fuse_log(log_level_to_fuse(lvl), "pmemfs: %s\n", msg);
 }
 
+/*
+ * While the device is opened and mounted, the core's latest error (why it
+ * failed, without the path) is held, so that the server says it once, in the
+ * line that names the device. One that no line takes is logged as it came.
+ */
+static char open_why[512];
+static bool open_holding;
+
+static void open_flush(void)
+{
+	if (!open_holding)
+		return;
+	open_holding = false;
+	log_sink(PFS_LOG_ERR, open_why);
+}
+
+static void open_sink(enum pfs_log_level lvl, const char *msg)
+{
+	open_flush();
+	if (lvl != PFS_LOG_ERR) {
+		log_sink(lvl, msg);
+		return;
+	}
+	snprintf(open_why, sizeof(open_why), "%s", msg);
+	open_holding = true;
+}
+
+/* The held error, else fallback. */
+static const char *open_reason_or(const char *fallback)
+{
+	if (!open_holding)
+		return fallback;
+	open_holding = false;
+	return open_why;
+}
+
 /* fuse_log_level values are the syslog priorities (fuse_log.h). */
 static void log_to_syslog(enum fuse_log_level level, const char *fmt, va_list ap)
 {
@@ -280,12 +316,19 @@ static void report_mount_error(struct pfs_device *dev, const char *path, int rc)
 	int prc;
 
 	prc = pfs_probe_signature(pfs_device_base(dev), info->size, &what);
-	if (prc == 0 && (!what || strcmp(what, "pmemfs") != 0)) {
-		fprintf(stderr, "pmemfs: %s: not a pmemfs device%s%s%s (run mkfs.pmemfs)\n",
-			path, what ? " (holds " : "", what ? what : "", what ? ")" : "");
+	/* prc: 1 when it recognised a signature, 0 when none */
+	if (prc >= 0 && what && strncmp(what, "pmemfs", 6) != 0) {
+		(void)open_reason_or(NULL); /* what it holds says more */
+		fprintf(stderr, "pmemfs: %s: not a pmemfs device (holds %s); "
+			"format it with mkfs.pmemfs\n", path, what);
 		return;
 	}
-	fprintf(stderr, "pmemfs: %s: cannot mount: %s%s\n", path, strerror(-rc),
+	if (prc >= 0 && !what) {
+		fprintf(stderr, "pmemfs: %s: %s\n", path,
+			open_reason_or("not a pmemfs device; format it with mkfs.pmemfs"));
+		return;
+	}
+	fprintf(stderr, "pmemfs: %s: %s%s\n", path, open_reason_or(strerror(-rc)),
 		rc == -EUCLEAN ? " (run fsck.pmemfs)" : "");
 }
 
@@ -299,7 +342,7 @@ static int server_open(struct pmemfs_server *srv, struct pfs_device **devp,
 
 	rc = pfs_device_open(cli->device, cli->readonly, &dev);
 	if (rc) {
-		fprintf(stderr, "pmemfs: %s: %s\n", cli->device, strerror(-rc));
+		fprintf(stderr, "pmemfs: %s: %s\n", cli->device, open_reason_or(strerror(-rc)));
 		return rc;
 	}
 	rc = pfs_mount(dev, cli->readonly ? PFS_MOUNT_RDONLY : 0, &srv->fs);
@@ -425,7 +468,8 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct pmemfs_server srv = { 0 };
 	struct pfs_device *dev = NULL;
-	int status = 1;
+	enum pfs_log_level log_level;
+	int status = 1, rc;
 
 	if (cli_parse(&args, &cli, &cmd) != 0)
 		goto out_args;
@@ -440,11 +484,15 @@ int main(int argc, char *argv[])
 		status = 0;
 		goto out_args;
 	}
-	pfs_log_set_sink(log_sink, cmd.debug ? PFS_LOG_DEBUG : PFS_LOG_INFO);
+	log_level = cmd.debug ? PFS_LOG_DEBUG : PFS_LOG_INFO;
+	pfs_log_set_sink(open_sink, log_level);
 	/* a failing page of the device is EIO and read-only, not SIGBUS */
-	if (pfs_media_fault_install() != 0)
-		goto out_args;
-	if (server_open(&srv, &dev, &cli) != 0)
+	rc = pfs_media_fault_install();
+	if (rc == 0)
+		rc = server_open(&srv, &dev, &cli);
+	open_flush();
+	pfs_log_set_sink(log_sink, log_level);
+	if (rc != 0)
 		goto out_args;
 	if (server_mount_opts(&srv, &cli, &args) != 0)
 		goto out_close;

@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Demo: install the dependencies, build, then format an emulated 256 MiB pmem
-# image in a temporary directory, mount it, look around, write and fsync a
-# file, read it back, unmount, and check the image with fsck.pmemfs -n.
+# Demo: install what building and running need (scripts/deps.sh, not the
+# test bench), build, then format an emulated 256 MiB pmem image in /dev/shm,
+# mount it, look around, read its status, write and fsync a file, read it
+# back, unmount, and check the image with fsck.pmemfs -n.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
-if [ -d build/meson-private ]; then
-	meson setup --reconfigure build
+# The build directory: build/ in the source tree, unless PMEMFS_BUILD_DIR
+# names another (scripts/chroot.sh's source tree is read-only).
+BUILD=${PMEMFS_BUILD_DIR:-build}
+if [ -d "$BUILD/meson-private" ]; then
+	meson setup --reconfigure "$BUILD"
 else
-	meson setup build
+	meson setup "$BUILD"
 fi
-meson compile -C build
+meson compile -C "$BUILD"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmemfs-demo.XXXXXX")
+# tmpfs, like the DRAM that emulates pmem: the mount then keeps writes
+# durable as they return (durable=write), as on real pmem; on a disk-backed
+# file it would fall back to durable=fsync. PMEMFS_DEMO_DIR picks another
+# place.
+WORK=$(mktemp -d "${PMEMFS_DEMO_DIR:-/dev/shm}/pmemfs-demo.XXXXXX")
 IMG=$WORK/pmem.img
 MNT=$WORK/mnt
 mkdir "$MNT"
@@ -35,12 +43,12 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-step build/tools/mkfs.pmemfs -s 256M "$IMG"
-build/tools/mkfs.pmemfs -s 256M "$IMG"
+step "$BUILD"/tools/mkfs.pmemfs -s 256M "$IMG"
+"$BUILD"/tools/mkfs.pmemfs -s 256M "$IMG"
 
 # The server puts itself in the background once the mount is live.
-step build/fs/pmemfs "$IMG" "$MNT"
-build/fs/pmemfs "$IMG" "$MNT"
+step "$BUILD"/fs/pmemfs "$IMG" "$MNT"
+"$BUILD"/fs/pmemfs "$IMG" "$MNT"
 for _ in $(seq 1 100); do
 	mountpoint -q "$MNT" && [ -d "$MNT/pools" ] && break
 	sleep 0.1
@@ -50,6 +58,8 @@ step find "$MNT" -maxdepth 2
 find "$MNT" -maxdepth 2
 step ls -l "$MNT"
 ls -l "$MNT"
+step cat "$MNT/status"
+cat "$MNT/status"
 
 step "echo 'hello, persistent memory' | dd of=$MNT/pools/hello.txt conv=fsync"
 echo 'hello, persistent memory' | dd of="$MNT/pools/hello.txt" conv=fsync status=none
@@ -68,8 +78,8 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 
-step build/tools/fsck.pmemfs -n "$IMG"
+step "$BUILD"/tools/fsck.pmemfs -n "$IMG"
 rc=0
-build/tools/fsck.pmemfs -n "$IMG" || rc=$?
+"$BUILD"/tools/fsck.pmemfs -n "$IMG" || rc=$?
 echo "fsck.pmemfs -n exited with $rc ($([ "$rc" -eq 0 ] && echo clean || echo 'problems found'))"
 exit "$rc"

@@ -176,15 +176,16 @@ static void fsck_explain_failure(const struct fsck_opts *o, struct pfs_device *d
 
 	pfs_probe_signature(pfs_device_base(dev), info->size, &what);
 	if (what == NULL) {
-		tool_err("%s: no pmemfs superblock found (neither the primary nor the "
-			 "replica is valid): %s", o->target, strerror(-rc));
+		tool_err("%s: %s", o->target, tool_reason_or("no pmemfs superblock found "
+			 "(neither the primary nor the replica is valid)"));
 		return;
 	}
 	if (strncmp(what, "pmemfs", 6) != 0) {
+		(void)tool_reason_or(NULL); /* the file system named below says more */
 		tool_err("%s contains a %s file system, not pmemfs", o->target, what);
 		return;
 	}
-	tool_err("cannot check %s: %s", o->target, strerror(-rc));
+	tool_err("%s: cannot check: %s", o->target, tool_reason(rc));
 }
 
 static unsigned fsck_left(const struct pfs_check_result *res)
@@ -272,10 +273,8 @@ static int fsck_open(const struct fsck_opts *o, struct pfs_device **dev)
 	if (rc < 0)
 		return rc;
 	rc = pfs_device_open(o->target, !o->repair, dev);
-	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK)
-		tool_err("%s is in use (mounted?)", o->target);
-	else if (rc < 0)
-		tool_err("cannot open %s: %s", o->target, strerror(-rc));
+	if (rc < 0)
+		tool_err("%s: %s", o->target, tool_reason(rc));
 	return rc;
 }
 

@@ -179,7 +179,7 @@ static int full_check(struct pfs_device *dev, struct info_run *run)
 	rc = pfs_check_ex(dev, 0, &hooks, &run->res);
 	tool_progress_end(&run->bar);
 	if (rc < 0)
-		tool_err("cannot check %s: %s", run->o->target, strerror(-rc));
+		tool_err("%s: cannot check: %s", run->o->target, tool_reason(rc));
 	else
 		run->checked = true;
 	return rc;
@@ -363,13 +363,14 @@ static void print_json(struct info_run *run)
 }
 
 /* pfs_info failed: neither superblock is usable. */
-static void explain_failure(const struct info_run *run, int rc)
+static void explain_failure(const struct info_run *run)
 {
 	const struct pfs_info *in = &run->info;
 
-	tool_err("%s: no usable pmemfs superblock: primary: %s; replica: %s (%s)",
+	(void)tool_reason_or(NULL); /* the two verdicts below say it all */
+	tool_err("%s: no usable pmemfs superblock: primary: %s; replica: %s",
 		 run->o->target, super_verdict(false, in->primary_why),
-		 super_verdict(false, in->replica_why), strerror(-rc));
+		 super_verdict(false, in->replica_why));
 }
 
 static int info_open(const struct info_opts *o, struct pfs_device **dev)
@@ -382,11 +383,11 @@ static int info_open(const struct info_opts *o, struct pfs_device **dev)
 	if (rc < 0)
 		return rc;
 	rc = pfs_device_open(o->target, true, dev);
-	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK)
-		tool_err("%s is in use (mounted? read the mount's status file instead)",
-			 o->target);
+	if (rc == -EBUSY)
+		tool_err("%s: %s; a mount's status file tells what this would",
+			 o->target, tool_reason(rc));
 	else if (rc < 0)
-		tool_err("cannot open %s: %s", o->target, strerror(-rc));
+		tool_err("%s: %s", o->target, tool_reason(rc));
 	return rc;
 }
 
@@ -410,7 +411,7 @@ int main(int argc, char **argv)
 	run.notes = json_object_new_array();
 	rc = pfs_info(dev, &run.info);
 	if (rc < 0) {
-		explain_failure(&run, rc);
+		explain_failure(&run);
 		goto out;
 	}
 	if (o.check)

@@ -243,7 +243,7 @@ static int mkfs_create_target(const struct mkfs_opts *o, struct pfs_device **dev
 		return rc;
 	rc = pfs_device_create(o->target, o->size, dev);
 	if (rc < 0)
-		tool_err("cannot create %s: %s", o->target, strerror(-rc));
+		tool_err("%s: %s", o->target, tool_reason(rc));
 	return rc;
 }
 
@@ -260,12 +260,8 @@ static int mkfs_open_target(const struct mkfs_opts *o, struct pfs_device **dev)
 			return rc;
 	}
 	rc = pfs_device_open(o->target, false, dev);
-	if (rc == -EBUSY || rc == -EAGAIN || rc == -EWOULDBLOCK) {
-		tool_err("%s is in use (mounted?)", o->target);
-		return rc;
-	}
 	if (rc < 0) {
-		tool_err("cannot open %s: %s", o->target, strerror(-rc));
+		tool_err("%s: %s", o->target, tool_reason(rc));
 		return rc;
 	}
 	info = pfs_device_get_info(*dev);
@@ -390,7 +386,7 @@ int main(int argc, char **argv)
 	rc = pfs_format(dev, &fo, &fi);
 	tool_progress_end(&bar);
 	if (rc < 0) {
-		tool_err("formatting %s failed: %s", o.target, strerror(-rc));
+		tool_err("%s: formatting failed: %s", o.target, tool_reason(rc));
 		goto out_close;
 	}
 	if (o.json)

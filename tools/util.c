@@ -9,15 +9,48 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 const char *tool_name = "pmemfs";
 
+/*
+ * The core logs why opening or mounting a device failed, in words a user
+ * reads, but without the TARGET; the tool then prints the line that names it.
+ * So that the reason is read once, the core's latest error is held here: the
+ * tool's own line takes it (tool_reason), and one that nobody takes is
+ * printed as it came, before the next message or at exit.
+ */
+static char held_err[512];
+static bool holding;
+
+static void held_flush(void)
+{
+	if (!holding)
+		return;
+	holding = false;
+	fprintf(stderr, "%s: error: %s\n", tool_name, held_err);
+}
+
+const char *tool_reason_or(const char *fallback)
+{
+	if (!holding)
+		return fallback;
+	holding = false;
+	return held_err;
+}
+
+const char *tool_reason(int rc)
+{
+	return tool_reason_or(strerror(-rc));
+}
+
 void tool_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	held_flush();
 	fprintf(stderr, "%s: ", tool_name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -36,6 +69,12 @@ static void tool_log_sink(enum pfs_log_level lvl, const char *msg)
 	/* The core may or may not end its messages with a newline. */
 	while (len > 0 && msg[len - 1] == '\n')
 		len--;
+	held_flush();
+	if (lvl == PFS_LOG_ERR) {
+		snprintf(held_err, sizeof(held_err), "%.*s", (int)len, msg);
+		holding = true;
+		return;
+	}
 	fprintf(stderr, "%s: %s: %.*s\n", tool_name,
 		(unsigned)lvl <= PFS_LOG_DEBUG ? names[lvl] : "log", (int)len, msg);
 }
@@ -43,6 +82,7 @@ static void tool_log_sink(enum pfs_log_level lvl, const char *msg)
 void tool_log_init(enum pfs_log_level max_level)
 {
 	pfs_log_set_sink(tool_log_sink, max_level);
+	atexit(held_flush);
 }
 
 int tool_stat_target(const char *path, struct stat *st)

@@ -21,6 +21,14 @@ extern const char *tool_name;
 
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Why the last core call failed, for the tool's one error line: the error the
+ * core logged for it (then not printed on its own), else strerror(-rc) or
+ * fallback. Each failure is told once, in one line that names the TARGET.
+ */
+const char *tool_reason(int rc);
+const char *tool_reason_or(const char *fallback);
+
 /* Route pfs_log() to stderr, prefixed with tool_name, up to max_level. */
 void tool_log_init(enum pfs_log_level max_level);
 

@@ -13,23 +13,44 @@ PATCH=$BUILD_DIR/tests/integration/pfs_patch
 MNT2=$SCRATCH/mnt2
 mkdir -p "$MNT2"
 
+# once FILE: FILE (a command's stdout and stderr) is one line: each failure
+# is said once, not once by the core and again by the tool. Prints FILE, for
+# the "not ok" report.
+once() {
+	cat "$1"
+	[ "$(wc -l <"$1")" -eq 1 ]
+}
+
+# check_err1 DESC REGEX CMD...: check_err, and the error is one line
+# (LAST_RC stays CMD's).
+check_err1() {
+	local rc
+
+	check_err "$@"
+	rc=$LAST_RC
+	check "$1: said in one line" once "$LAST_OUT"
+	LAST_RC=$rc
+}
+
 # refuses DESC REGEX [OPTION...] IMAGE: the server refuses IMAGE with a
-# message matching REGEX, exits by itself and mounts nothing.
+# message matching REGEX, in one line, exits by itself and mounts nothing.
 refuses() {
 	local desc=$1 re=$2
 
 	shift 2
-	check_err "$desc: pmemfs refuses it" "$re" timeout 20 "$PMEMFS" -f "$@" "$MNT2"
+	check_err1 "$desc: pmemfs refuses it" "$re" timeout 20 "$PMEMFS" -f "$@" "$MNT2"
 	check "$desc: the server exited by itself" exited_itself "$LAST_RC"
 	check_fail "$desc: nothing is mounted" mountpoint -q "$MNT2"
 }
 
 # fsck_refuses DESC REGEX IMAGE: fsck -n and fsck -y both exit 8 (operational
-# error: no file system to check) with a message matching REGEX.
+# error: no file system to check) with a message matching REGEX, in one line.
 fsck_refuses() {
 	check_rc 8 "$1: fsck -n exits 8" "$FSCK" -n "$3"
+	check "$1: in one line" once "$LAST_OUT"
 	check "$1: and says why" grep -Eq -- "$2" "$LAST_OUT"
 	check_rc 8 "$1: fsck -y exits 8 too" "$FSCK" -y "$3"
+	check "$1: fsck -y says it in one line too" once "$LAST_OUT"
 }
 
 # only_state_changed IMAGE COPY: IMAGE differs from COPY at most in the state
@@ -51,7 +72,7 @@ Z=$SCRATCH/zero.img
 truncate -s 16M "$Z"
 sum=$(sha "$Z")
 refuses "zero-filled" "not a pmemfs device.*format it with mkfs\.pmemfs" "$Z"
-fsck_refuses "zero-filled" "no pmemfs superblock found" "$Z"
+fsck_refuses "zero-filled" "not a pmemfs device.*format it with mkfs\.pmemfs" "$Z"
 check_out "zero-filled: the device is unchanged" "$sum" sha "$Z"
 check_rc 0 "zero-filled: mkfs formats it (no -f needed)" "$MKFS" -q "$Z"
 check_rc 0 "zero-filled: and fsck finds it clean" "$FSCK" -n "$Z"
@@ -61,7 +82,7 @@ R=$SCRATCH/random.img
 random_file "$R" $((16 << 20))
 sum=$(sha "$R")
 refuses "random bytes" "not a pmemfs device" "$R"
-fsck_refuses "random bytes" "no pmemfs superblock found" "$R"
+fsck_refuses "random bytes" "not a pmemfs device" "$R"
 check_out "random bytes: the device is unchanged" "$sum" sha "$R"
 check_rc 0 "random bytes: mkfs -f formats it" "$MKFS" -q -f "$R"
 check_rc 0 "random bytes: and fsck finds it clean" "$FSCK" -n "$R"
@@ -92,7 +113,7 @@ cp "$GOOD" "$W"
 check "wrong magic: patch both superblocks" "$PATCH" -b "$W" magic=0x5858585858585858
 sum=$(sha "$W")
 refuses "wrong magic" "not a pmemfs device" "$W"
-fsck_refuses "wrong magic" "no pmemfs superblock found" "$W"
+fsck_refuses "wrong magic" "not a pmemfs device" "$W"
 check_out "wrong magic: the device is unchanged" "$sum" sha "$W"
 
 # ---- a future format version ----
@@ -115,7 +136,7 @@ cp "$GOOD" "$T"
 truncate -s 16M "$T"
 sum=$(sha "$T")
 refuses "truncated" "smaller than the file system on it \(truncated\?\)" "$T"
-fsck_refuses "truncated" "cannot check|truncated" "$T"
+fsck_refuses "truncated" "cannot check: .*truncated\?" "$T"
 check_out "truncated: the device is unchanged" "$sum" sha "$T"
 
 # ---- an image larger than its file system can hold ----
@@ -147,15 +168,53 @@ S=$SCRATCH/small.img
 truncate -s 1M "$S"
 sum=$(sha "$S")
 refuses "1 MiB device" "not a pmemfs device" "$S"
-fsck_refuses "1 MiB device" "no pmemfs superblock found" "$S"
-check_err "1 MiB device: mkfs refuses it" "too small" "$MKFS" -q -f "$S"
+fsck_refuses "1 MiB device" "not a pmemfs device" "$S"
+check_err1 "1 MiB device: mkfs refuses it" "too small" "$MKFS" -q -f "$S"
 check_out "1 MiB device: the device is unchanged" "$sum" sha "$S"
 truncate -s 4096 "$SCRATCH/tiny.img"
 sum=$(sha "$SCRATCH/tiny.img")
 refuses "one-block device" "too small" "$SCRATCH/tiny.img"
-check_rc 8 "one-block device: fsck exits 8" "$FSCK" -n "$SCRATCH/tiny.img"
-check_err "one-block device: mkfs refuses it" "too small" "$MKFS" -q -f "$SCRATCH/tiny.img"
+fsck_refuses "one-block device" "too small" "$SCRATCH/tiny.img"
+check_err1 "one-block device: mkfs refuses it" "too small" "$MKFS" -q -f "$SCRATCH/tiny.img"
 check_out "one-block device: the device is unchanged" "$sum" sha "$SCRATCH/tiny.img"
+
+# ---- a device in use: each tool and a second server refuse it ----
+cp "$GOOD" "$IMG"
+require "in use: mount" pfs_mount
+sum=$(sha "$IMG")
+refuses "in use: a second pmemfs" "in use \(mounted\?\)" "$IMG"
+check_rc 8 "in use: fsck -n exits 8" "$FSCK" -n "$IMG"
+check "in use: and says so in one line" once "$LAST_OUT"
+check_rc 8 "in use: fsck -y exits 8" "$FSCK" -y "$IMG"
+check "in use: and says so in one line" once "$LAST_OUT"
+check_err1 "in use: mkfs -f refuses it" "in use \(mounted\?\)" "$MKFS" -q -f "$IMG"
+check_err1 "in use: pmemfs-info refuses it" "in use \(mounted\?\).*status file" \
+	"$BUILD_DIR/tools/pmemfs-info" "$IMG"
+check_out "in use: the files read back" "$DATA_SUM" sha "$MNT/pools/data"
+check "in use: unmount" pfs_umount
+check "in use: nothing but the mount's own state changed" only_state_changed "$IMG" "$GOOD"
+
+# ---- not a file nor a devdax device ----
+refuses "/dev/null" "/dev/null: a character device but not a device-dax instance" /dev/null
+fsck_refuses "/dev/null" "not a device-dax instance" /dev/null
+check_err1 "/dev/null: mkfs refuses it" "not a device-dax instance" "$MKFS" -q -f /dev/null
+check_err1 "a directory: mkfs refuses it" "neither a regular file nor a devdax" \
+	"$MKFS" -q -f "$SCRATCH"
+
+# ---- a device holding another file system ----
+if command -v mkfs.ext4 >/dev/null; then
+	E=$SCRATCH/ext4.img
+	truncate -s 16M "$E"
+	require "another file system: mkfs.ext4" mkfs.ext4 -q -F "$E"
+	sum=$(sha "$E")
+	refuses "ext4" "not a pmemfs device \(holds ext2/3/4\)" "$E"
+	fsck_refuses "ext4" "contains a ext2/3/4 file system, not pmemfs" "$E"
+	check_err1 "ext4: mkfs refuses it without -f" "contains a ext2/3/4 file system; use -f" \
+		"$MKFS" -q "$E"
+	check_out "ext4: the device is unchanged" "$sum" sha "$E"
+else
+	skip "a device holding ext4" "no mkfs.ext4"
+fi
 
 # ---- a corrupt primary superblock: the replica is used, fsck repairs it ----
 P=$SCRATCH/primary.img
@@ -193,9 +252,9 @@ printf '\xa4\x01\x00\xf0' | dd of="$IMG" bs=1 seek=$((itable * 4096 + (ino & 0xf
 	conv=notrunc status=none
 cp "$IMG" "$SCRATCH/before.img"
 require "run-time corruption: mount the image with a corrupt inode" pfs_mount
-check_err "corrupt inode: stat fails with EUCLEAN" "Structure needs cleaning" \
+check_err1 "corrupt inode: stat fails with EUCLEAN" "Structure needs cleaning" \
 	stat "$MNT/pools/other"
-check_err "corrupt inode: the mount is now read-only" "Read-only file system" \
+check_err1 "corrupt inode: the mount is now read-only" "Read-only file system" \
 	touch "$MNT/pools/new"
 check_fail "corrupt inode: nothing was created" test -e "$MNT/pools/new"
 check_out "corrupt inode: other files still read" "$DATA_SUM" sha "$MNT/pools/data"
@@ -223,9 +282,9 @@ check "corrupt bucket: the directory's bucket is in the data area" \
 printf 'JUNK' | dd of="$IMG" bs=1 seek=$((pblk * 4096)) conv=notrunc status=none
 cp "$IMG" "$SCRATCH/before.img"
 require "corrupt bucket: mount" pfs_mount
-check_err "corrupt bucket: listing the directory fails with EUCLEAN" \
+check_err1 "corrupt bucket: listing the directory fails with EUCLEAN" \
 	"Structure needs cleaning" ls "$MNT/pools/dir"
-check_err "corrupt bucket: the mount is now read-only" "Read-only file system" \
+check_err1 "corrupt bucket: the mount is now read-only" "Read-only file system" \
 	mkdir "$MNT/pools/newdir"
 check_out "corrupt bucket: other files still read" "$DATA_SUM" sha "$MNT/pools/data"
 check "corrupt bucket: unmount" pfs_umount
@@ -237,19 +296,19 @@ cp "$GOOD" "$IMG"
 require "long names: mount" pfs_mount
 long=$(printf 'n%.0s' $(seq 1 256))
 listing=$(ls -la "$MNT/pools" | sha256sum)
-check_err "256-byte name: create fails with ENAMETOOLONG" "File name too long" \
+check_err1 "256-byte name: create fails with ENAMETOOLONG" "File name too long" \
 	touch "$MNT/pools/$long"
-check_err "256-byte name: mkdir too" "File name too long" mkdir "$MNT/pools/$long"
-check_err "256-byte name: rename too" "File name too long" mv "$MNT/pools/other" "$MNT/pools/$long"
+check_err1 "256-byte name: mkdir too" "File name too long" mkdir "$MNT/pools/$long"
+check_err1 "256-byte name: rename too" "File name too long" mv "$MNT/pools/other" "$MNT/pools/$long"
 check_out "256-byte name: the directory is unchanged" "$listing" \
 	bash -c 'ls -la "$1" | sha256sum' _ "$MNT/pools"
 check "255-byte name: works" touch "$MNT/pools/${long:1}"
 
 # ---- writes past the maximum file size (16 TiB) ----
 echo data >"$MNT/pools/big"
-check_err "write at 16 TiB: EFBIG" "File too large" \
+check_err1 "write at 16 TiB: EFBIG" "File too large" \
 	dd if=/dev/zero of="$MNT/pools/big" bs=1 seek=$((1 << 44)) count=1 conv=notrunc status=none
-check_err "truncate to 17 TiB: EFBIG" "File too large" truncate -s 17T "$MNT/pools/big"
+check_err1 "truncate to 17 TiB: EFBIG" "File too large" truncate -s 17T "$MNT/pools/big"
 check_out "the file is unchanged" "data" cat "$MNT/pools/big"
 check_out "and so is its size" 5 stat -c %s "$MNT/pools/big"
 check "a write just below the maximum works" \
@@ -263,15 +322,15 @@ require "ENOSPC: mkfs an 8 MiB image" "$MKFS" -q -s 8M "$IMG"
 require "ENOSPC: mount" pfs_mount
 random_file "$SCRATCH/keep" 200000
 cp "$SCRATCH/keep" "$MNT/pools/keep"
-check_err "ENOSPC: filling the device fails with ENOSPC" "No space left on device" \
+check_err1 "ENOSPC: filling the device fails with ENOSPC" "No space left on device" \
 	dd if=/dev/urandom of="$MNT/pools/filler" bs=64K status=none
 fsum=$(sha "$MNT/pools/filler")
 fsize=$(stat -c %s "$MNT/pools/filler")
-check_err "ENOSPC: a 1 MiB append to the full file fails" "No space left on device" \
+check_err1 "ENOSPC: a 1 MiB append to the full file fails" "No space left on device" \
 	dd if=/dev/urandom of="$MNT/pools/filler" bs=1M count=1 oflag=append conv=notrunc status=none
 check_out "ENOSPC: the file keeps its size" "$fsize" stat -c %s "$MNT/pools/filler"
 check_out "ENOSPC: and its contents" "$fsum" sha "$MNT/pools/filler"
-check_err "ENOSPC: a new file's write fails" "No space left on device" \
+check_err1 "ENOSPC: a new file's write fails" "No space left on device" \
 	bash -c 'head -c 1000000 /dev/urandom >"$1"' _ "$MNT/pools/new"
 check "ENOSPC: the new file holds only what fit (a short write, then the error)" \
 	test "$(stat -c %s "$MNT/pools/new")" -lt 1000000
