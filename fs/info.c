@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "media_fault.h"
 #include "pfs.h"
 
 static void info_area(struct pfs_info *out, const char *name, uint64_t start, uint64_t blocks)
@@ -134,6 +135,7 @@ void pfs_fs_get_stats(const struct pfs_fs *fs, struct pfs_fs_stats *out)
 	out->corrupt_time = atomic_load(&((struct pfs_fs *)fs)->corrupt_time);
 	if (out->corrupt_time)
 		memcpy(out->corrupt_first, fs->corrupt_first, sizeof(out->corrupt_first));
+	out->media_errors = pfs_media_fault_count(fs->media_slot);
 }
 
 /* libpmem asks the platform (ACPI NFIT, via sysfs) whether caches are persistent. */

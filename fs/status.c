@@ -77,6 +77,8 @@ static int status_take(struct pmemfs_server *srv, struct status *st)
 	pfs_fs_get_stats(srv->fs, &st->fs);
 	if (st->fs.readonly_requested)
 		st->ro_reason = "mounted with -o ro";
+	else if (st->fs.media_errors)
+		st->ro_reason = "media error: a device page failed; run fsck.pmemfs after unmounting";
 	else if (st->fs.readonly)
 		st->ro_reason = "corrupt metadata found; run fsck.pmemfs after unmounting";
 	st->ring_queues = pmemfs_compat_uring_queues(srv);
@@ -128,6 +130,7 @@ static int status_text(const struct pmemfs_server *srv, const struct status *st,
 			st->fs.corrupt_first);
 	else
 		fprintf(f, "corruption: none found\n");
+	fprintf(f, "media errors: %llu\n", (unsigned long long)st->fs.media_errors);
 	fprintf(f, "reads: %" PRIu64 "\n", st->reads);
 	fprintf(f, "bytes read: %" PRIu64 "\n", st->bytes_read);
 	fprintf(f, "writes: %" PRIu64 "\n", st->writes);
@@ -193,6 +196,7 @@ static struct json_object *status_object(const struct pmemfs_server *srv,
 			       st->ro_reason ? json_object_new_string(st->ro_reason) : NULL);
 	json_object_object_add(o, "mount_time", json_object_new_int64(srv->mount_time.tv_sec));
 	json_object_object_add(o, "corruption", corruption_object(st));
+	json_object_object_add(o, "media_errors", json_object_new_int64((int64_t)st->fs.media_errors));
 	add_u64(counters, "reads", st->reads);
 	add_u64(counters, "bytes_read", st->bytes_read);
 	add_u64(counters, "writes", st->writes);

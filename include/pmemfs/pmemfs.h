@@ -288,6 +288,7 @@ struct pfs_fs_stats {
 	bool readonly_requested;       /* mounted with -o ro (device opened read-only) */
 	int64_t corrupt_time;          /* corrupt media latched read-only at; 0: never */
 	char corrupt_first[160];       /* the first corruption found (inode, offset) */
+	uint64_t media_errors;         /* faults taken on failing device pages (EIO) */
 };
 void pfs_fs_get_stats(const struct pfs_fs *fs, struct pfs_fs_stats *out);
 

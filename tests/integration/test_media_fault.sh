@@ -24,7 +24,10 @@ random_file "$SRC" $((96 << 20))
 random_file "$SCRATCH/before" $((1 << 20))
 
 # read_only: status reports the latch.
-read_only() { grep -q '^read-only: yes' "$MNT/status"; }
+read_only() {
+	grep -q '^read-only: yes (media error' "$MNT/status" &&
+		grep -Eq '^media errors: [1-9]' "$MNT/status"
+}
 
 # same_prefix FILE: FILE's bytes are the first bytes of $SRC (nothing read
 # back as zeros from a replaced page).

@@ -26,7 +26,7 @@ check "status.json is valid JSON" jq -e . "$SJ"
 for k in device "device kind" "real pmem" "persistence domain" capacity free inodes \
 	"mount options" read-only "mounted since" reads "bytes read" writes "bytes written" \
 	"zero-copy writes" "io_uring queues" "io_uring requests" "io_uring threads raised" \
-	fsyncs "journal commits" errors corruption; do
+	fsyncs "journal commits" errors corruption "media errors"; do
 	check "status has '$k'" grep -q "^$k: " "$S"
 done
 check_out "the device is the image" "$IMG" field device
@@ -80,6 +80,8 @@ fi
 check_out "read-write" "no" field read-only
 check_out "no corruption found" "none found" field corruption
 check "status.json: corruption is null" jq -e '.corruption == null' "$SJ"
+check_out "no media errors" 0 field "media errors"
+check "status.json: media_errors is 0" jq -e '.media_errors == 0' "$SJ"
 check "status.json says the same" jq -e --arg d "$IMG" --argjson p "$PMEM_JSON" \
 	'.device == $d and .real_pmem == $p and
 	 ($p or .persistence_domain == "none (emulation: msync)") and .read_only == false and
