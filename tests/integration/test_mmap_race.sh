@@ -77,7 +77,7 @@ uring=$(cat /sys/module/fuse/parameters/enable_uring 2>/dev/null)
 if [ "$uring" != Y ]; then
 	skip "direct_io over io_uring" "the fuse module's enable_uring is not Y"
 elif [ "$rings" = no ]; then
-	skip "direct_io over io_uring" "this build has no FUSE over io_uring ($("$PMEMFS" --version | head -n 1))"
+	skip "direct_io over io_uring" "this build has no FUSE over io_uring ($("$PMEMFS" --version | sed -n 's/^built with //p'))"
 else
 	require "mount (default: direct_io over io_uring)" pfs_mount
 	before=$(status_value "io_uring requests")
