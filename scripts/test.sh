@@ -147,7 +147,8 @@ host_phases() {
 		phase "ThreadSanitizer build, concurrency test" build-tsan -- \
 		-Db_sanitize=thread -Db_lundef=false -- test_concurrency
 	# The build/ phase above already configured and built; this only reruns.
-	PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- -- --suite integration
+	PMEM_IS_PMEM_FORCE=1 phase "integration with PMEM_IS_PMEM_FORCE=1" build -- -- \
+		--suite integration --no-suite flush_independent
 }
 
 if [ "$RUN_HOST" = 1 ]; then
