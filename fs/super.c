@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "pfs.h"
@@ -287,6 +288,26 @@ static int mount_recover(struct pfs_fs *fs)
 	return 0;
 }
 
+/*
+ * A mount whose root directory is unusable would come up and answer every
+ * request with EUCLEAN: refuse it instead, naming the repair.
+ */
+static int check_root(struct pfs_fs *fs)
+{
+	const struct pfs_inode_pm *ip = pfs_inode_at(fs, PFS_ROOT_SLOT);
+	char why[128];
+
+	if (!pfs_slot_in_use(fs, PFS_ROOT_SLOT))
+		snprintf(why, sizeof(why), "its inode is not marked in use");
+	else if (!S_ISDIR(ip->mode))
+		snprintf(why, sizeof(why), "not a directory (mode 0%o)", ip->mode);
+	else if (pfs_inode_check(fs, ip, why, sizeof(why)))
+		return 0;
+	/* the caller names the device and the repair */
+	pfs_log(PFS_LOG_ERR, "the root directory (inode 1) is damaged: %s", why);
+	return -EUCLEAN;
+}
+
 int pfs_mount(struct pfs_device *dev, unsigned flags, struct pfs_fs **out)
 {
 	struct pfs_super_pm sb;
@@ -309,6 +330,9 @@ int pfs_mount(struct pfs_device *dev, unsigned flags, struct pfs_fs **out)
 	if (rc)
 		goto out_teardown;
 	rc = mount_recover(fs);
+	if (rc)
+		goto out_teardown;
+	rc = check_root(fs);
 	if (rc)
 		goto out_teardown;
 	if (!(flags & PFS_MOUNT_RDONLY)) {

@@ -116,6 +116,21 @@ refuses "wrong magic" "not a pmemfs device" "$W"
 fsck_refuses "wrong magic" "not a pmemfs device" "$W"
 check_out "wrong magic: the device is unchanged" "$sum" sha "$W"
 
+# ---- a damaged root directory ----
+# Every request would find it corrupt: the mount is refused, naming the repair;
+# fsck -y makes the root again and the image mounts.
+R=$SCRATCH/root.img
+cp "$GOOD" "$R"
+itable=$("$BUILD_DIR/tools/pmemfs-info" --json "$R" |
+	jq '.areas[] | select(.name == "inode table") | .start')
+check "damaged root: zero inode 1" dd if=/dev/zero of="$R" bs=1 \
+	seek=$((itable * 4096 + 256)) count=256 conv=notrunc status=none
+sum=$(sha "$R")
+refuses "damaged root" "the root directory \(inode 1\) is damaged: .*\(run fsck\.pmemfs\)" "$R"
+check_out "damaged root: the device is unchanged" "$sum" sha "$R"
+check_rc 1 "damaged root: fsck -y makes the root again" "$FSCK" -y "$R"
+check_rc 0 "damaged root: fsck -n is clean afterwards" "$FSCK" -n "$R"
+
 # ---- a future format version ----
 V=$SCRATCH/future.img
 cp "$GOOD" "$V"
