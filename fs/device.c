@@ -127,7 +127,7 @@ static void device_pick_ops(struct pfs_device *dev)
 
 static int map_private(struct pfs_device *dev, size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, dev->fd, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, dev->fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
