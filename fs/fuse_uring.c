@@ -355,7 +355,8 @@ static void ent_serve(struct ring_ent *e)
 	size_t pay = e->hdr->ent.payload_sz;
 	size_t opsz;
 	char *req;
-	struct ring_ent *prev;
+	struct ring_ent *prev = cur;   /* set when served while a handler waits */
+	unsigned outer_faults = prev ? pfs_media_fault_save() : 0;
 
 	memcpy(&in, e->hdr->in_out, sizeof(in));
 	e->commit_id = e->hdr->ent.commit_id;
@@ -376,7 +377,6 @@ static void ent_serve(struct ring_ent *e)
 	buf.mem = req;
 	buf.size = in.len;
 	count_request(e->q->pool, in.nodeid, in.pid);
-	prev = cur;                    /* set when served while a handler waits */
 	cur = e;
 	fuse_session_process_buf(e->q->pool->se, &buf);
 	cur = prev;
@@ -386,6 +386,8 @@ static void ent_serve(struct ring_ent *e)
 	} else if (pfs_media_fault_end()) {
 		ent_fail(e, EIO);      /* the reply's copy met a failing page */
 	}
+	if (prev)
+		pfs_media_fault_restore(outer_faults);
 }
 
 /* One completion. Returns false when the thread is to stop. */

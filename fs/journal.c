@@ -418,7 +418,8 @@ static void tx_finish(struct pfs_tx *tx)
 int pfs_tx_commit(struct pfs_tx *tx)
 {
 	struct pfs_fs *fs = tx->fs;
-	int rc = apply_frees(tx);
+	/* a store of this transaction may have gone to a lost page (media_fault.h) */
+	int rc = pfs_media_fault_taken() ? -EIO : apply_frees(tx);
 
 	/* everything stored in this tx is durable before the commit point */
 	if (!rc)
@@ -458,9 +459,6 @@ void pfs_tx_abort(struct pfs_tx *tx)
 
 int pfs_tx_end(struct pfs_tx *tx, int rc)
 {
-	/* a store of this transaction may have gone to a lost page (media_fault.h) */
-	if (!rc && pfs_media_fault_taken())
-		rc = -EIO;
 	if (rc) {
 		pfs_tx_abort(tx);
 		return rc;

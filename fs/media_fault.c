@@ -181,6 +181,13 @@ static void mf_handler(int sig, siginfo_t *si, void *uc)
 	atomic_bool *latch;
 	uint64_t none = 0;
 
+	/*
+	 * Read-only before the page is replaced: no transaction of another
+	 * thread may commit what it reads from the replacement meanwhile.
+	 */
+	latch = s && sig == SIGBUS ? atomic_load(&s->latch) : NULL;
+	if (latch)
+		atomic_store(latch, true);
 	if (!s || !fault_fix(sig, si, s, a)) {
 		chain(sig, si, uc);
 		errno = saved;
@@ -289,13 +296,31 @@ void pfs_media_fault_begin(void)
 	thread_faults = 0;
 }
 
+/*
+ * The handler runs on this thread between two instructions: a signal fence
+ * keeps the compiler from moving these reads before the media accesses they
+ * follow.
+ */
+unsigned pfs_media_fault_save(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	return thread_faults;
+}
+
+void pfs_media_fault_restore(unsigned faults)
+{
+	thread_faults += faults;
+}
+
 bool pfs_media_fault_taken(void)
 {
+	atomic_signal_fence(memory_order_seq_cst);
 	return thread_faults != 0;
 }
 
 bool pfs_media_fault_end(void)
 {
+	atomic_signal_fence(memory_order_seq_cst);
 	if (!thread_faults)
 		return false;
 	thread_faults = 0;

@@ -60,6 +60,15 @@ uint64_t pfs_media_fault_count(int slot);
 /* A request starts on this thread. */
 void pfs_media_fault_begin(void);
 
+/*
+ * A request served on this thread while another one waits below it (a ring
+ * thread serving its queue during a handler's wait): save the waiting
+ * request's count before the nested pfs_media_fault_begin(), and restore it
+ * after the nested pfs_media_fault_end(), so neither is charged the other's.
+ */
+unsigned pfs_media_fault_save(void);
+void pfs_media_fault_restore(unsigned faults);
+
 /* This thread took a media fault since pfs_media_fault_begin() (or ever). */
 bool pfs_media_fault_taken(void);
 

@@ -109,6 +109,52 @@ static void test_write_hitting_a_lost_page_is_counted(void **state)
 	img_free(&a);
 }
 
+static void test_transaction_that_met_a_lost_page_is_not_committed(void **state)
+{
+	struct img a;
+	struct pfs_tx *tx;
+	const char *end;
+	uint64_t before;
+
+	(void)state;
+	assert_int_equal(pfs_media_fault_install(), 0);
+	img_make(&a, "t");
+	end = (const char *)pfs_device_base(a.dev) + IMG_SIZE - 1;
+	before = a.fs->state->mount_count;
+	assert_int_equal(truncate(a.path, IMG_SIZE / 2), 0);
+	pfs_media_fault_begin();
+	assert_int_equal(pfs_tx_begin(a.fs, &tx), 0);
+	assert_int_equal(pfs_tx_set_u64(tx, &a.fs->state->mount_count, before + 7), 0);
+	touch(end);                                /* the lost page, mid-transaction */
+	/* every way of ending it (namei's own commit included) rolls it back */
+	assert_int_equal(pfs_tx_commit(tx), -EIO);
+	assert_int_equal(a.fs->state->mount_count, before);
+	assert_true(pfs_media_fault_end());
+	img_free(&a);
+}
+
+static void test_nested_request_keeps_the_waiting_requests_fault(void **state)
+{
+	struct img a;
+	const char *end;
+	unsigned outer;
+
+	(void)state;
+	assert_int_equal(pfs_media_fault_install(), 0);
+	img_make(&a, "n");
+	end = (const char *)pfs_device_base(a.dev) + IMG_SIZE - 1;
+	assert_int_equal(truncate(a.path, IMG_SIZE / 2), 0);
+	pfs_media_fault_begin();
+	touch(end);                                /* the waiting request faulted */
+	outer = pfs_media_fault_save();
+	pfs_media_fault_begin();                   /* a request served during its wait */
+	touch(pfs_device_base(a.dev));
+	assert_false(pfs_media_fault_end());       /* not charged the outer fault */
+	pfs_media_fault_restore(outer);
+	assert_true(pfs_media_fault_end());        /* the waiting one still answers EIO */
+	img_free(&a);
+}
+
 /* run fn in a child; returns its wait status */
 static int in_child(void (*fn)(void))
 {
@@ -188,6 +234,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lost_page_latches_only_its_own_file_system),
 		cmocka_unit_test(test_write_hitting_a_lost_page_is_counted),
+		cmocka_unit_test(test_transaction_that_met_a_lost_page_is_not_committed),
+		cmocka_unit_test(test_nested_request_keeps_the_waiting_requests_fault),
 		cmocka_unit_test(test_other_faults_and_signals_still_kill),
 	};
 
