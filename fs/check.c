@@ -868,8 +868,17 @@ static int scan_inode(struct chk *c, uint32_t slot)
 	int rc;
 
 	c->iflags[slot] = IF_INUSE;
-	if (ip->mode == 0) {
+	/*
+	 * Mode 0 with the bit set: a free slot whose bit is wrong (a freed inode
+	 * holds no data and no links), or a live inode whose mode word was lost,
+	 * whose entry may tell its type (pass 4); never free the latter's data.
+	 */
+	if (ip->mode == 0 && !ip->nlink && !ip->ext_count && !ip->size) {
 		c->iflags[slot] |= IF_FREE; /* reported with its repair in pass 7 */
+		return 0;
+	}
+	if (ip->mode == 0 && slot != PFS_ROOT_SLOT) {
+		c->iflags[slot] |= IF_BADMODE;
 		return 0;
 	}
 	if (S_ISDIR(ip->mode))

@@ -372,6 +372,23 @@ static void test_check_rebuilds_an_extent_tree_from_its_sound_nodes(void **state
 	fx_free(f);
 }
 
+static void test_check_restores_a_named_file_whose_mode_word_is_zero(void **state)
+{
+	struct fx *f = fx_new(32, 0);
+	uint64_t a = fx_create(f, f->root, "a");
+	char buf[12000] = { 5 };
+	struct pfs_attr at;
+
+	assert_int_equal(fx_write(f, a, 0, buf, sizeof(buf)), 0);
+	/* a live inode, not a freed one: the entry gives its type back */
+	pfs_inode_at(f->fs, PFS_SLOT(a))->mode = 0;
+	repair_then_clean(f);
+	assert_int_equal(pfs_getattr(f->fs, a, &at), 0);
+	assert_true(S_ISREG(at.mode));
+	assert_content(f, a, buf, sizeof(buf));
+	fx_free(f);
+}
+
 static void test_check_drops_a_zeroed_xattr_block_and_keeps_the_data(void **state)
 {
 	struct fx *f = fx_new(32, 0);
@@ -477,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_check_rewrites_a_corrupt_bucket_and_keeps_the_files),
 		cmocka_unit_test(test_check_inserts_an_entry_with_a_hash_of_all_ones_again),
 		cmocka_unit_test(test_check_rebuilds_an_extent_tree_from_its_sound_nodes),
+		cmocka_unit_test(test_check_restores_a_named_file_whose_mode_word_is_zero),
 		cmocka_unit_test(test_check_drops_a_zeroed_xattr_block_and_keeps_the_data),
 		cmocka_unit_test(test_check_makes_a_zeroed_root_again_and_moves_its_children),
 		cmocka_unit_test(test_check_lays_out_a_directory_with_an_unmapped_bucket_again),
