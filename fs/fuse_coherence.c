@@ -371,8 +371,14 @@ void pmemfs_coh_write_end(struct fuse_session *se, fuse_req_t req, struct pmemfs
 			  size_t stored)
 {
 	if (stored && se && window_cached(w)) {
-		if (w->end != UINT64_MAX)
+		if (w->end != UINT64_MAX) {
+			struct coh_stripe *s = stripe_of(w->ino);
+
+			/* write-backs read the window under the stripe lock */
+			pthread_mutex_lock(&s->lock);
 			w->end = w->off + stored;
+			pthread_mutex_unlock(&s->lock);
+		}
 		if (inval_wait(se, req, w) == -EBUSY && inval_later(se, w))
 			return;
 	}

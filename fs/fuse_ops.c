@@ -877,6 +877,14 @@ static int write_cached(struct pmemfs_server *srv, fuse_ino_t ino, off_t off,
 	return *written ? 0 : rc;
 }
 
+/* The size of ino now, below which an O_APPEND write cannot land (0 if unknown). */
+static uint64_t append_floor(struct pmemfs_server *srv, uint64_t ino)
+{
+	struct pfs_attr at;
+
+	return pfs_getattr(srv->fs, ino, &at) == 0 ? at.size : 0;
+}
+
 /*
  * O_APPEND: through the page cache the kernel picks the offset (EOF under
  * the inode lock). With direct_io the core appends at its own EOF.
@@ -919,9 +927,13 @@ static void pmemfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec 
 		goto count;
 	}
 	rc = kill_privs(req, srv, ino, fi);
-	/* an O_APPEND write lands at the core's EOF: its window is the whole file */
+	/*
+	 * An O_APPEND write lands at the core's EOF, at or past the size now: its
+	 * window runs from there (not over the whole file, whose write-backs
+	 * would all be skipped meanwhile).
+	 */
 	if (direct)
-		pmemfs_coh_write_begin(&win, ino, append ? 0 : (uint64_t)off,
+		pmemfs_coh_write_begin(&win, ino, append ? append_floor(srv, ino) : (uint64_t)off,
 				       append ? SIZE_MAX : size);
 	if (rc == 0 && landed)
 		write_relinked(srv, ino, off, size, append, iov, &cnt, &written);
