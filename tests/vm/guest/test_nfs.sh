@@ -88,7 +88,7 @@ check "the directories exist on the FUSE side" test -d "$MNT/pools/d1/d2"
 check "rename through NFS" mv "$NFS/pools/b" "$NFS/pools/d1/d2/b"
 check_out "the renamed file reads back through NFS" "$want_b" sha "$NFS/pools/d1/d2/b"
 check_out "and through FUSE" "$want_b" sha "$MNT/pools/d1/d2/b"
-check_out "'..' through NFS" "a d1" bash -c 'cd "$1/pools/d1/d2/.." && cd .. && ls | xargs' _ "$NFS"
+check_out "'..' through NFS" "a d1 lost+found" bash -c 'cd "$1/pools/d1/d2/.." && cd .. && ls | xargs' _ "$NFS"
 check_out "stat of a file through NFS shows its size" "$((512 * 1024 + 3))" \
 	stat -c %s "$NFS/pools/d1/d2/b"
 
